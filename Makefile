@@ -1,0 +1,53 @@
+# absites — every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+WORKERS ?= 2
+IDS    ?= 1ahw 3gjf
+
+.PHONY: install test test-all demo data prepare prepare-sample bench bench-prepare bench-numbering clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make test: the default (fast) test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## make test-all: also the slow tests (full index)
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not network and not gpu"
+
+## make demo: prepare the 30-complex sample into residue graphs and summarise them
+demo: $(STAMP)
+	$(BIN)/absites prepare --data sample --workers $(WORKERS)
+	$(BIN)/absites summary --data sample
+
+## make data IDS="1ahw 3gjf": download PDB entries by id into data/pdb (needs network)
+data: $(STAMP)
+	$(BIN)/absites fetch $(IDS)
+
+## make prepare: residue graphs for every complex of the index (manifest lists skips)
+prepare: $(STAMP)
+	$(BIN)/absites prepare --workers $(WORKERS)
+
+prepare-sample: $(STAMP)
+	$(BIN)/absites prepare --data sample --workers $(WORKERS)
+
+## make bench: all benchmark scripts
+bench: bench-prepare bench-numbering
+
+bench-prepare: $(STAMP)
+	$(BIN)/python bench/bench_prepare.py
+
+bench-numbering: $(STAMP)
+	$(BIN)/python bench/bench_numbering.py
+
+clean:
+	rm -rf cache .pytest_cache

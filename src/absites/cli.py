@@ -1,0 +1,159 @@
+"""Command-line interface: ``absites fetch | prepare``.
+
+Thin: argument checking and printing only; the work happens in the stage modules.
+Errors raised on purpose (:class:`AbsitesError`) print one line and exit with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from absites import __version__
+from absites.errors import AbsitesError
+
+log = logging.getLogger("absites")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="absites")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """absites: antibody paratope and epitope prediction from 3D structures."""
+    _setup_logging(verbose)
+
+
+@cli.command()
+@click.argument("pdb_ids", nargs=-1, required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the files [default: <project>/data/pdb].")
+@click.option("--format", "fmt", type=click.Choice(["cif", "pdb"]), default="cif", show_default=True)
+@click.option("--force", is_flag=True, help="Download again even when the file exists.")
+def fetch(pdb_ids: tuple[str, ...], out_dir: Path | None, fmt: str, force: bool) -> None:
+    """Download PDB entries by id (e.g. absites fetch 1ahw 3gjf)."""
+    from absites.config import PROJECT_ROOT
+    from absites.data.fetch import fetch_entries
+
+    out_dir = out_dir or PROJECT_ROOT / "data" / "pdb"
+    results = fetch_entries(list(pdb_ids), out_dir, fmt, force=force)
+    for r in results:
+        click.echo(f"{r.pdb_id}\t{r.status}\t{r.path or r.reason}")
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--data", "data_cfg", default="default", show_default=True,
+              help="Data config: a name under configs/data/ or a YAML path.")
+@click.option("--features", "feature_cfg", default="default", show_default=True,
+              help="Feature config: a name under configs/features/ or a YAML path.")
+@click.option("--index", "index_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Index CSV (overrides the data config's index).")
+@click.option("--split", default=None, help="Only rows of this split (train / val / test).")
+@click.option("--ids", default=None, help="Comma-separated complex or PDB ids to keep.")
+@click.option("--file", "structure_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Prepare one structure file instead of an index (needs --heavy and --antigen).")
+@click.option("--heavy", default=None, help="Heavy chain id (with --file).")
+@click.option("--light", default=None, help="Light chain id (with --file; omit for a single-domain antibody).")
+@click.option("--antigen", default=None, help="Antigen chain ids, comma-separated (with --file).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the manifest [default: <cache>/manifests/<index>-<split>.csv].")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy, light, antigen,
+            workers, cache_dir, manifest_path, progress) -> None:
+    """Parse, number, label and featurise complexes into cached residue graphs."""
+    from absites.config import load_data_config, load_feature_config
+    from absites.data.index import ComplexEntry, read_index
+    from absites.data.prepare import prepare as run_prepare
+    from absites.structure.complex import ChainRoles
+
+    dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
+    fcfg = load_feature_config(feature_cfg)
+    if structure_file is not None:
+        if not heavy or not antigen:
+            raise click.UsageError("--file needs --heavy and --antigen")
+        roles = ChainRoles(heavy, light or None, tuple(a.strip() for a in antigen.split(",") if a.strip()))
+        entries = [ComplexEntry(structure_file.stem.split(".")[0], structure_file.resolve(), roles)]
+        label = entries[0].complex_id
+    else:
+        index = index_path or dcfg.data_root() / dcfg.index
+        entries = read_index(index, split=split, primary_only=dcfg.primary_only,
+                             ids=[i.strip() for i in ids.split(",")] if ids else None)
+        if not entries:
+            raise click.UsageError(f"no entries selected from {index}")
+        label = f"{Path(index).parent.name}-{Path(index).stem}-{split or 'all'}"
+    cache_root = dcfg.cache_path()
+    manifest_path = manifest_path or cache_root / "manifests" / f"{label}.csv"
+    results = run_prepare(entries, fcfg, cache_root, workers=workers, manifest_path=manifest_path,
+                          progress=progress)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    for r in results:
+        if not r.ok:
+            click.echo(f"{r.status}: {r.complex_id}: {r.reason}", err=True)
+    click.echo(json.dumps({"entries": len(results), **counts, "manifest": str(manifest_path),
+                           "cache": str(cache_root)}))
+
+
+@cli.command()
+@click.option("--data", "data_cfg", default="default", show_default=True, help="Data config name or YAML path.")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Manifest of a prepare run [default: the data config's index, all splits].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def summary(data_cfg, manifest_path, cache_dir) -> None:
+    """Print a table of prepared complexes: residues, CDRs, paratope / epitope sizes, edges."""
+    from absites.config import load_data_config
+    from absites.data.dataset import load_graphs, summarize
+    from absites.data.prepare import read_manifest
+
+    dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
+    index = dcfg.data_root() / dcfg.index
+    manifest_path = manifest_path or dcfg.cache_path() / "manifests" / f"{index.parent.name}-{index.stem}-all.csv"
+    if not manifest_path.exists():
+        raise click.UsageError(f"no manifest at {manifest_path}: run absites prepare first")
+    rows = summarize(load_graphs(manifest_path, dcfg.cache_path()))
+    if not rows:
+        raise click.UsageError(f"{manifest_path} lists no prepared complex")
+    columns = list(rows[0])
+    click.echo("  ".join(f"{c:>15}" for c in columns))
+    for row in rows:
+        click.echo("  ".join(f"{row[c]!s:>15}" for c in columns))
+    skipped = [r for r in read_manifest(manifest_path) if r["status"] in ("skipped", "failed")]
+    para = sum(r["paratope_in_cdr"] for r in rows) / max(1, sum(r["paratope"] for r in rows))
+    click.echo(f"\n{len(rows)} complexes prepared, {len(skipped)} skipped; "
+               f"{para:.1%} of paratope residues lie in CDRs (Chothia +-2); manifest: {manifest_path}")
+    for r in skipped:
+        click.echo(f"skipped {r['complex_id']}: {r['reason']}")
+
+
+def main() -> None:
+    """Console entry point: run the CLI, turning absites errors into one-line messages."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AbsitesError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except SystemExit:
+        raise
+
+
+if __name__ == "__main__":
+    main()

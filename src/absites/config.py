@@ -1,0 +1,142 @@
+"""Configuration: YAML groups under ``configs/`` mapped onto validated dataclasses.
+
+Groups mirror the pipeline: ``configs/data/*.yaml`` -> :class:`DataConfig`,
+``configs/features/*.yaml`` -> :class:`FeatureConfig`. Unknown keys and invalid
+values raise :class:`ConfigError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from absites.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = PROJECT_ROOT / "configs"
+DATA_ROOT_ENV = "ABSITES_DATA_ROOT"
+CACHE_DIR_ENV = "ABSITES_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that changes a per-complex record (all of it goes into the cache key)."""
+
+    contact_cutoff_angstrom: float = 4.5
+    cdr_definition: str = "chothia"
+    cdr_flank: int = 2
+    knn_k: int = 15
+    knn_radius_angstrom: float = 10.0
+    edge_coordinates: str = "ca"  # ca | centroid
+    cross_edges: str = "cdr_bipartite"  # cdr_bipartite | radius | none
+    cross_radius_angstrom: float = 10.0
+    sasa_points: int = 100
+
+    def __post_init__(self) -> None:
+        from absites.structure.numbering import CDR_DEFINITIONS
+
+        checks = [
+            (self.contact_cutoff_angstrom > 0, "contact_cutoff_angstrom must be > 0"),
+            (self.cdr_definition in CDR_DEFINITIONS, f"cdr_definition must be one of {sorted(CDR_DEFINITIONS)}"),
+            (self.cdr_flank >= 0, "cdr_flank must be >= 0"),
+            (self.knn_k >= 1, "knn_k must be >= 1"),
+            (self.knn_radius_angstrom > 0, "knn_radius_angstrom must be > 0"),
+            (self.edge_coordinates in ("ca", "centroid"), "edge_coordinates must be 'ca' or 'centroid'"),
+            (self.cross_edges in ("cdr_bipartite", "radius", "none"),
+             "cross_edges must be 'cdr_bipartite', 'radius' or 'none'"),
+            (self.cross_radius_angstrom > 0, "cross_radius_angstrom must be > 0"),
+            (self.sasa_points >= 10, "sasa_points must be >= 10"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"features: {message}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where structures, the index and the cache live."""
+
+    root: str | None = None  # None: $ABSITES_DATA_ROOT, else ../shared/data when present, else data/
+    index: str = "index.csv"
+    cache_dir: str | None = None  # None: $ABSITES_CACHE_DIR, else <project>/cache
+    primary_only: bool = True
+
+    def data_root(self) -> Path:
+        return resolve_data_root(self.root)
+
+    def cache_path(self) -> Path:
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        env = os.environ.get(CACHE_DIR_ENV)
+        return Path(env).expanduser() if env else PROJECT_ROOT / "cache"
+
+
+def resolve_data_root(configured: str | os.PathLike | None = None) -> Path:
+    """The data root: explicit value, then ``$ABSITES_DATA_ROOT``, then ``../shared/data``, then ``data/``.
+
+    ``../shared/data`` is looked for beside the project checkout and beside the
+    current directory.
+    """
+    if configured:
+        return Path(configured).expanduser().resolve()
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    for base in (PROJECT_ROOT, Path.cwd()):
+        shared = (base / ".." / "shared" / "data").resolve()
+        if (shared / "index.csv").exists():
+            return shared
+    return (PROJECT_ROOT / "data").resolve()
+
+
+def _from_mapping(cls, values: dict[str, Any], source: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def _group_path(group: str, name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    return CONFIG_DIR / group / f"{name_or_path}.yaml"
+
+
+def load_feature_config(name_or_path: str | Path = "default", **overrides: Any) -> FeatureConfig:
+    path = _group_path("features", name_or_path)
+    values = load_yaml(path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _from_mapping(FeatureConfig, values, str(path))
+
+
+def load_data_config(name_or_path: str | Path = "default", **overrides: Any) -> DataConfig:
+    path = _group_path("data", name_or_path)
+    values = load_yaml(path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _from_mapping(DataConfig, values, str(path))

@@ -1,0 +1,1 @@
+"""Data stage: complex index, content-addressed record cache, batch preparation, PDB download."""

@@ -1,0 +1,95 @@
+"""Content-addressed on-disk cache of per-complex records.
+
+Key = SHA-256 over the input file's bytes, the chain roles, every parameter
+that changes the record, and :data:`RECORD_VERSION`. A record is an ``.npz``
+(no pickles) written to a temporary file and renamed into place, with a
+``.sha256`` sidecar written after it; a record whose sidecar is missing or
+disagrees is corrupt and gets rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from absites.errors import CacheError
+
+RECORD_VERSION = "graph-1"
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_key(input_digest: str, params: dict[str, Any], version: str = RECORD_VERSION) -> str:
+    payload = json.dumps({"input": input_digest, "params": params, "version": version}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RecordCache:
+    """A folder of ``<key>.npz`` records with ``<key>.npz.sha256`` checksums."""
+
+    def __init__(self, root: str | Path, namespace: str = "graphs"):
+        self.root = Path(root) / namespace
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def save(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        data = buf.getvalue()
+        target = self.path(key)
+        _atomic_write(target, data)
+        _atomic_write(target.with_suffix(".npz.sha256"), hashlib.sha256(data).hexdigest().encode())
+        return target
+
+    def status(self, key: str) -> str:
+        """``missing``, ``ok`` or ``corrupt`` (checksum absent or wrong)."""
+        target = self.path(key)
+        if not target.exists():
+            return "missing"
+        sidecar = target.with_suffix(".npz.sha256")
+        if not sidecar.exists():
+            return "corrupt"
+        return "ok" if file_digest(target) == sidecar.read_text().strip() else "corrupt"
+
+    def load(self, key: str) -> dict[str, np.ndarray]:
+        """Arrays of a record, verified.
+
+        Raises:
+            CacheError: missing or corrupt record.
+        """
+        state = self.status(key)
+        if state != "ok":
+            raise CacheError(f"cache record {self.path(key)} is {state}")
+        try:
+            with np.load(self.path(key), allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as exc:
+            raise CacheError(f"cache record {self.path(key)} is unreadable: {exc}") from None

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real sample complexes of ../shared/data and helpers to make bad inputs."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import pytest
+
+from absites.config import resolve_data_root
+from absites.data.index import ComplexEntry, read_index
+
+DATA_ROOT = resolve_data_root()
+SAMPLE_INDEX = DATA_ROOT / "sample" / "index.csv"
+FULL_INDEX = DATA_ROOT / "index.csv"
+
+if not SAMPLE_INDEX.exists():  # fail loudly: these tests are about real structures
+    raise RuntimeError(
+        f"sample data not found at {SAMPLE_INDEX}; set ABSITES_DATA_ROOT to the folder holding index.csv and sample/"
+    )
+
+
+def sample_entries() -> list[ComplexEntry]:
+    return read_index(SAMPLE_INDEX)
+
+
+def full_index_rows() -> dict[str, dict[str, str]]:
+    with FULL_INDEX.open(newline="") as fh:
+        return {r["complex_id"]: r for r in csv.DictReader(fh)}
+
+
+SAMPLE = {e.complex_id: e for e in sample_entries()}
+
+
+@pytest.fixture(scope="session")
+def sample() -> dict[str, ComplexEntry]:
+    return SAMPLE
+
+
+def pdb_text(entry: ComplexEntry) -> str:
+    with gzip.open(entry.path, "rt") as fh:
+        return fh.read()
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def shift_chains(text: str, chains: set[str], dx: float) -> str:
+    """Move every ATOM/HETATM of ``chains`` by ``dx`` Å along x."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("ATOM  ", "HETATM")) and line[21] in chains:
+            x = float(line[30:38]) + dx
+            line = f"{line[:30]}{x:8.3f}{line[38:]}"
+        out.append(line)
+    return "".join(out)

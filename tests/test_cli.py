@@ -1,0 +1,53 @@
+"""The CLI, through click's runner and as a subprocess (one-line errors, no tracebacks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from absites.cli import cli
+from conftest import SAMPLE, write_text
+
+
+def test_prepare_sample_subset(tmp_path):
+    result = CliRunner().invoke(cli, ["prepare", "--data", "sample", "--ids", "1ahw,3gjf", "--split", "val",
+                                      "--cache-dir", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["entries"] == 1 and summary["built"] == 1  # 3gjf is a test-split complex
+
+
+def test_prepare_single_file_single_domain(tmp_path):
+    e = SAMPLE["1ahw_BA_C"]
+    result = CliRunner().invoke(cli, ["prepare", "--file", str(e.path), "--heavy", "B", "--antigen", "C",
+                                      "--cache-dir", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["built"] == 1
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "absites.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_bad_config_is_one_line_error(tmp_path):
+    bad = write_text(tmp_path / "f.yaml", "knn_k: 0\n")
+    proc = run_cli("prepare", "--features", str(bad), "--cache-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: features: knn_k") and "Traceback" not in proc.stderr
+
+
+def test_bad_file_is_recorded_not_a_traceback(tmp_path):
+    junk = write_text(tmp_path / "junk.pdb", "not a structure\n")
+    proc = run_cli("prepare", "--file", str(junk), "--heavy", "H", "--antigen", "A", "--cache-dir", str(tmp_path),
+                   "--no-progress")
+    assert proc.returncode == 0
+    assert "skipped: junk:" in proc.stderr and "no ATOM/HETATM records" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_usage_error():
+    proc = run_cli("prepare", "--file", "x.pdb")
+    assert proc.returncode == 2 and "--file needs --heavy and --antigen" in proc.stderr

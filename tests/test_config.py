@@ -1,0 +1,46 @@
+"""Every config under configs/ loads; invalid values and unknown keys are rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from absites.config import CONFIG_DIR, DataConfig, FeatureConfig, load_data_config, load_feature_config, resolve_data_root
+from absites.errors import ConfigError
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_config_loads(path):
+    loader = {"features": load_feature_config, "data": load_data_config}[path.parent.name]
+    assert loader(path) is not None
+
+
+def test_defaults_are_the_reference_settings():
+    cfg = load_feature_config("default")
+    assert cfg == FeatureConfig()
+    assert (cfg.contact_cutoff_angstrom, cfg.cdr_definition, cfg.cdr_flank, cfg.knn_k, cfg.knn_radius_angstrom) == (
+        4.5, "chothia", 2, 15, 10.0)
+
+
+@pytest.mark.parametrize("bad", [{"knn_k": 0}, {"cdr_definition": "kabbat"}, {"cross_edges": "all"},
+                                 {"contact_cutoff_angstrom": -1}])
+def test_invalid_values(bad):
+    with pytest.raises(ConfigError):
+        FeatureConfig(**bad)
+
+
+def test_unknown_key(tmp_path):
+    p = tmp_path / "f.yaml"
+    p.write_text("knn_kk: 3\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_feature_config(p)
+
+
+def test_data_root_resolution(tmp_path, monkeypatch):
+    monkeypatch.setenv("ABSITES_DATA_ROOT", str(tmp_path))
+    assert resolve_data_root() == tmp_path.resolve()
+    assert resolve_data_root(tmp_path / "x") == (tmp_path / "x").resolve()
+    monkeypatch.delenv("ABSITES_DATA_ROOT")
+    assert (resolve_data_root() / "sample" / "index.csv").exists()  # ../shared/data beside the checkout
+    assert DataConfig(cache_dir=str(tmp_path)).cache_path() == Path(tmp_path)
