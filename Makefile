@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample bench bench-prepare bench-numbering clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface bench bench-prepare bench-numbering bench-surface clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,14 +40,24 @@ prepare: $(STAMP)
 prepare-sample: $(STAMP)
 	$(BIN)/absites prepare --data sample --workers $(WORKERS)
 
+## make prepare-surface DATA=sample: residue graphs plus O-GEP surfaces (meshes, eigenpairs, HKS/WKS)
+DATA ?= default
+prepare-surface: $(STAMP)
+	$(BIN)/absites prepare --data $(DATA) --surface --workers $(WORKERS)
+
 ## make bench: all benchmark scripts
-bench: bench-prepare bench-numbering
+bench: bench-prepare bench-numbering bench-surface
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py
 
 bench-numbering: $(STAMP)
 	$(BIN)/python bench/bench_numbering.py
+
+## make bench-surface: surface seconds per complex, and the PyMOL route when the [pymol] extra is installed
+bench-surface: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,pymol]"
+	$(BIN)/python bench/bench_surface.py
 
 clean:
 	rm -rf cache .pytest_cache

@@ -6,13 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from absites.config import CONFIG_DIR, DataConfig, FeatureConfig, load_data_config, load_feature_config, resolve_data_root
+from absites.config import (
+    CONFIG_DIR,
+    DataConfig,
+    FeatureConfig,
+    load_data_config,
+    load_feature_config,
+    load_surface_config,
+    resolve_data_root,
+)
 from absites.errors import ConfigError
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_config_loads(path):
-    loader = {"features": load_feature_config, "data": load_data_config}[path.parent.name]
+    loader = {"features": load_feature_config, "data": load_data_config,
+              "surface": load_surface_config}[path.parent.name]
     assert loader(path) is not None
 
 

@@ -65,21 +65,26 @@ def fetch(pdb_ids: tuple[str, ...], out_dir: Path | None, fmt: str, force: bool)
 @click.option("--heavy", default=None, help="Heavy chain id (with --file).")
 @click.option("--light", default=None, help="Light chain id (with --file; omit for a single-domain antibody).")
 @click.option("--antigen", default=None, help="Antigen chain ids, comma-separated (with --file).")
+@click.option("--surface/--no-surface", default=False, show_default=True,
+              help="Also build O-GEP surfaces (meshes, Laplace-Beltrami eigenpairs, HKS/WKS, gradients).")
+@click.option("--surface-config", "surface_cfg", default="default", show_default=True,
+              help="Surface config: a name under configs/surface/ or a YAML path.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the manifest [default: <cache>/manifests/<index>-<split>.csv].")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy, light, antigen,
-            workers, cache_dir, manifest_path, progress) -> None:
-    """Parse, number, label and featurise complexes into cached residue graphs."""
-    from absites.config import load_data_config, load_feature_config
+            surface, surface_cfg, workers, cache_dir, manifest_path, progress) -> None:
+    """Parse, number, label and featurise complexes into cached residue graphs (and surfaces)."""
+    from absites.config import load_data_config, load_feature_config, load_surface_config
     from absites.data.index import ComplexEntry, read_index
     from absites.data.prepare import prepare as run_prepare
     from absites.structure.complex import ChainRoles
 
     dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
     fcfg = load_feature_config(feature_cfg)
+    scfg = load_surface_config(surface_cfg) if surface else None
     if structure_file is not None:
         if not heavy or not antigen:
             raise click.UsageError("--file needs --heavy and --antigen")
@@ -96,13 +101,16 @@ def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy
     cache_root = dcfg.cache_path()
     manifest_path = manifest_path or cache_root / "manifests" / f"{label}.csv"
     results = run_prepare(entries, fcfg, cache_root, workers=workers, manifest_path=manifest_path,
-                          progress=progress)
+                          progress=progress, surface_cfg=scfg)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
+        if r.surface_status:
+            counts[f"surface_{r.surface_status}"] = counts.get(f"surface_{r.surface_status}", 0) + 1
     for r in results:
-        if not r.ok:
-            click.echo(f"{r.status}: {r.complex_id}: {r.reason}", err=True)
+        if not r.ok or r.surface_status in ("skipped", "failed"):
+            click.echo(f"{r.status if not r.ok else 'surface ' + r.surface_status}: {r.complex_id}: {r.reason}",
+                       err=True)
     click.echo(json.dumps({"entries": len(results), **counts, "manifest": str(manifest_path),
                            "cache": str(cache_root)}))
 
@@ -136,6 +144,34 @@ def summary(data_cfg, manifest_path, cache_dir) -> None:
                f"{para:.1%} of paratope residues lie in CDRs (Chothia +-2); manifest: {manifest_path}")
     for r in skipped:
         click.echo(f"skipped {r['complex_id']}: {r['reason']}")
+
+
+@cli.command("export-ply")
+@click.option("--data", "data_cfg", default="default", show_default=True, help="Data config name or YAML path.")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Manifest of a prepare --surface run [default: the data config's index, all splits].")
+@click.option("--ids", default=None, help="Comma-separated complex ids [default: all in the manifest].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def export_ply(data_cfg, manifest_path, ids, out_dir, cache_dir) -> None:
+    """Write prepared surfaces as PLY (vertex properties: label, residue, mean_curvature, hks_0)."""
+    from absites.config import load_data_config
+    from absites.data.dataset import load_surfaces
+    from absites.surface.export import write_ply
+
+    dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
+    index = dcfg.data_root() / dcfg.index
+    manifest_path = manifest_path or dcfg.cache_path() / "manifests" / f"{index.parent.name}-{index.stem}-all.csv"
+    if not manifest_path.exists():
+        raise click.UsageError(f"no manifest at {manifest_path}: run absites prepare --surface first")
+    surfaces = load_surfaces(manifest_path, dcfg.cache_path())
+    wanted = [i.strip() for i in ids.split(",")] if ids else sorted(surfaces)
+    missing = [i for i in wanted if i not in surfaces]
+    if missing:
+        raise click.UsageError(f"no surface record for {', '.join(missing)} in {manifest_path}")
+    for cid in wanted:
+        for surf in surfaces[cid]:
+            click.echo(write_ply(surf, out_dir / f"{cid}_{surf.protein}.ply"))
 
 
 def main() -> None:

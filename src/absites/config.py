@@ -1,7 +1,8 @@
 """Configuration: YAML groups under ``configs/`` mapped onto validated dataclasses.
 
 Groups mirror the pipeline: ``configs/data/*.yaml`` -> :class:`DataConfig`,
-``configs/features/*.yaml`` -> :class:`FeatureConfig`. Unknown keys and invalid
+``configs/features/*.yaml`` -> :class:`FeatureConfig`,
+``configs/surface/*.yaml`` -> :class:`SurfaceConfig`. Unknown keys and invalid
 values raise :class:`ConfigError` naming the file and key.
 """
 
@@ -55,6 +56,33 @@ class FeatureConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"features: {message}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SurfaceConfig:
+    """O-GEP surface settings (all of them go into the surface cache key)."""
+
+    grid_angstrom: float = 1.0
+    probe_angstrom: float = 1.4
+    target_vertices: int | None = None  # quadric decimation target; None keeps the 1-A mesh
+    k_eig: int = 64
+    hks_scales: int = 16
+    wks_energies: int = 16
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0.2 <= self.grid_angstrom <= 3.0, "grid_angstrom must be in [0.2, 3.0]"),
+            (self.probe_angstrom >= 0, "probe_angstrom must be >= 0"),
+            (self.target_vertices is None or self.target_vertices >= 200, "target_vertices must be >= 200 or null"),
+            (self.k_eig >= 4, "k_eig must be >= 4"),
+            (self.hks_scales >= 1 and self.wks_energies >= 1, "hks_scales and wks_energies must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"surface: {message}")
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,6 +161,13 @@ def load_feature_config(name_or_path: str | Path = "default", **overrides: Any) 
     values = load_yaml(path)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return _from_mapping(FeatureConfig, values, str(path))
+
+
+def load_surface_config(name_or_path: str | Path = "default", **overrides: Any) -> SurfaceConfig:
+    path = _group_path("surface", name_or_path)
+    values = load_yaml(path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _from_mapping(SurfaceConfig, values, str(path))
 
 
 def load_data_config(name_or_path: str | Path = "default", **overrides: Any) -> DataConfig:

@@ -22,6 +22,7 @@ import numpy as np
 from absites.errors import CacheError
 
 RECORD_VERSION = "graph-1"
+SURFACE_RECORD_VERSION = "surface-1"
 
 
 def file_digest(path: str | Path) -> str:
@@ -60,14 +61,25 @@ class RecordCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
-    def save(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
+    def save(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> Path:
+        """Write a record (and an optional small JSON summary read back by :meth:`meta`)."""
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         data = buf.getvalue()
         target = self.path(key)
+        if meta is not None:
+            _atomic_write(target.with_suffix(".meta.json"), json.dumps(meta).encode())
         _atomic_write(target, data)
         _atomic_write(target.with_suffix(".npz.sha256"), hashlib.sha256(data).hexdigest().encode())
         return target
+
+    def meta(self, key: str) -> dict[str, Any]:
+        """The JSON summary saved with a record ({} when there is none)."""
+        path = self.path(key).with_suffix(".meta.json")
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
 
     def status(self, key: str) -> str:
         """``missing``, ``ok`` or ``corrupt`` (checksum absent or wrong)."""

@@ -45,6 +45,19 @@ def load_graphs(manifest_path: str | Path, cache_root: str | Path) -> list[Resid
     return graphs
 
 
+def load_surfaces(manifest_path: str | Path, cache_root: str | Path) -> dict[str, tuple]:
+    """complex id -> (antibody, antigen) :class:`ProteinSurface` for every surface record in a manifest."""
+    from absites.surface.build import ProteinSurface
+
+    cache = RecordCache(cache_root, namespace="surfaces")
+    out = {}
+    for row in read_manifest(manifest_path):
+        if row.get("surface_status") in ("built", "cached", "rebuilt"):
+            arrays = cache.load(row["surface_key"])
+            out[row["complex_id"]] = (ProteinSurface.from_arrays(arrays, "ab_"), ProteinSurface.from_arrays(arrays, "ag_"))
+    return out
+
+
 def positive_fraction(graphs: list[ResidueGraph]) -> tuple[float, float]:
     """Fraction of binding residues on antibody and antigen over a set of graphs."""
     ab = np.concatenate([g.y[g.is_antibody] for g in graphs])

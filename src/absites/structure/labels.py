@@ -53,3 +53,21 @@ def require_contact(complex_: Complex, labels: np.ndarray, cutoff_angstrom: floa
             f"{complex_.structure.source}: antibody chains {'+'.join(r.antibody)} and antigen chains "
             f"{'+'.join(r.antigen)} have no heavy atoms within {cutoff_angstrom} Å of each other"
         )
+
+
+def vertex_labels(
+    vertex_atom: np.ndarray, atom_distance: np.ndarray, residue_labels: np.ndarray, atom_residue: np.ndarray,
+    cutoff_angstrom: float = DEFAULT_CUTOFF_ANGSTROM,
+) -> np.ndarray:
+    """Binding label of surface vertices: the same rule, carried to the mesh.
+
+    A vertex binds when its nearest heavy atom lies within ``cutoff_angstrom`` of
+    the partner *and* that atom's residue binds (the reference pipeline's rule;
+    the second condition is implied by the first and kept explicit).
+
+    Args:
+        vertex_atom: ``(V,)`` nearest-atom index per vertex (complex atom indexing).
+        atom_distance: ``(A,)`` from :func:`atom_partner_distance`.
+        residue_labels: ``(R,)`` from :func:`interface_labels`.
+    """
+    return (atom_distance[vertex_atom] <= cutoff_angstrom) & residue_labels[atom_residue[vertex_atom]]

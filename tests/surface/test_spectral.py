@@ -1,0 +1,98 @@
+"""Spectral operators on analytic shapes and invariance of descriptors on a protein mesh."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from absites.structure.complex import load_complex
+from absites.surface.build import curvatures
+from absites.surface.mesh import molecular_surface
+from absites.surface.spectral import (
+    SpectralError,
+    eigenpairs,
+    gradient_operators,
+    hks,
+    laplacian_and_mass,
+    mesh_edges,
+    point_cloud_operators,
+    spectral_operators,
+    tangent_frames,
+    wks,
+)
+from conftest import SAMPLE
+
+# Laplace-Beltrami on the unit sphere: eigenvalues l(l+1) with multiplicity 2l+1
+SPHERE_EVALS = np.repeat([0.0, 2.0, 6.0, 12.0], [1, 3, 5, 7])
+
+
+@pytest.fixture(scope="module")
+def unit_sphere():
+    return trimesh.creation.icosphere(subdivisions=5)  # 10242 vertices
+
+
+def test_unit_sphere_eigenvalues(unit_sphere):
+    L, mass = laplacian_and_mass(unit_sphere.vertices, unit_sphere.faces)
+    evals, evecs = eigenpairs(L, mass, k=16)
+    assert evals[0] == pytest.approx(0, abs=1e-8)
+    np.testing.assert_allclose(evals[1:], SPHERE_EVALS[1:], rtol=0.02)
+    np.testing.assert_allclose(mass.sum(), 4 * np.pi, rtol=0.01)
+    np.testing.assert_allclose(evecs.T @ (mass[:, None] * evecs), np.eye(16), atol=1e-6)
+
+
+def test_point_cloud_sphere_eigenvalues(unit_sphere):
+    ops = point_cloud_operators(unit_sphere.vertices, unit_sphere.vertex_normals, k=16)
+    np.testing.assert_allclose(ops.evals[1:], SPHERE_EVALS[1:], rtol=0.05)
+
+
+def test_sphere_curvatures(unit_sphere):
+    r = 3.0
+    v = unit_sphere.vertices * r
+    L, mass = laplacian_and_mass(v, unit_sphere.faces)
+    mean, gauss = curvatures(v, unit_sphere.faces, unit_sphere.vertex_normals, L, mass)
+    np.testing.assert_allclose(np.median(mean), 1 / r, rtol=0.01)
+    np.testing.assert_allclose(np.median(gauss), 1 / r**2, rtol=0.01)
+
+
+def test_gradient_exact_on_plane():
+    grid = trimesh.creation.box().subdivide().subdivide()  # use one flat face set: the top of a box
+    top = grid.vertices[:, 2] > 0.49
+    keep = np.all(top[grid.faces], axis=1)
+    plane = trimesh.Trimesh(grid.vertices, grid.faces[keep], process=True)
+    normals = np.tile([0.0, 0.0, 1.0], (len(plane.vertices), 1))
+    frames = tangent_frames(normals)
+    gx, gy = gradient_operators(plane.vertices, mesh_edges(plane.faces), frames)
+    a = np.array([0.7, -1.3, 0.0])
+    f = plane.vertices @ a
+    np.testing.assert_allclose(gx @ f, frames[:, 0] @ a, atol=1e-6)
+    np.testing.assert_allclose(gy @ f, frames[:, 1] @ a, atol=1e-6)
+
+
+def test_two_components_rejected(unit_sphere):
+    two = trimesh.util.concatenate([unit_sphere, unit_sphere.copy().apply_translation([5, 0, 0])])
+    L, mass = laplacian_and_mass(two.vertices, two.faces)
+    with pytest.raises(SpectralError, match="exactly one zero eigenvalue, found 2"):
+        eigenpairs(L, mass, k=8)
+
+
+def _rotation(seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    return q * np.sign(np.linalg.det(q))
+
+
+def test_hks_wks_invariant_under_rigid_motion():
+    e = SAMPLE["1ahw_BA_C"]
+    c = load_complex(e.path, e.roles)
+    s = c.structure
+    sel = c.is_antigen[s.atom_residue]
+    mesh = molecular_surface(s.atom_coords[sel], s.atom_elements[sel], s.atom_residue[sel])
+    rot, shift = _rotation(0), np.array([12.0, -40.0, 7.5])
+    moved = mesh.vertices @ rot.T + shift
+    a = spectral_operators(mesh.vertices, mesh.faces, mesh.normals, k=64)
+    b = spectral_operators(moved, mesh.faces, mesh.normals @ rot.T, k=64)
+    np.testing.assert_allclose(b.evals, a.evals, rtol=1e-6, atol=1e-12)
+    for fn in (hks, wks):
+        da, db = fn(a.evals, a.evecs), fn(b.evals, b.evecs)
+        assert da.shape == (mesh.n_vertices, 16)
+        np.testing.assert_allclose(db, da, rtol=1e-5, atol=1e-5 * np.abs(da).max())

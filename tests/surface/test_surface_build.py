@@ -1,0 +1,90 @@
+"""Surfaces of every sample complex, built once through ``prepare(surface_cfg=...)``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from absites.config import FeatureConfig, SurfaceConfig
+from absites.data.dataset import load_graphs, load_surfaces
+from absites.data.prepare import prepare, read_manifest
+from absites.surface.build import vertex_feature_names
+from absites.surface.export import write_ply
+from conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("surface-cache")
+    manifest = root / "manifest.csv"
+    results = prepare(list(SAMPLE.values()), FeatureConfig(), root, workers=2, manifest_path=manifest,
+                      progress=False, surface_cfg=SurfaceConfig())
+    graphs = {g.complex_id: g for g in load_graphs(manifest, root)}
+    return root, manifest, results, graphs, load_surfaces(manifest, root)
+
+
+def test_every_sample_complex_gets_surfaces(prepared):
+    _, _, results, _, surfaces = prepared
+    assert {r.complex_id: r.surface_status for r in results} == {c: "built" for c in SAMPLE}
+    assert set(surfaces) == set(SAMPLE)
+
+
+@pytest.mark.parametrize("complex_id", sorted(SAMPLE))
+def test_watertight_single_zero_mode_and_epitope_coverage(prepared, complex_id):
+    _, _, _, graphs, surfaces = prepared
+    g = graphs[complex_id]
+    for surf in surfaces[complex_id]:
+        mesh = trimesh.Trimesh(surf.vertices, surf.faces, process=False)
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+        assert surf.evals[0] == pytest.approx(0.0, abs=1e-7) and surf.evals[1] > 1e-5
+        assert np.isfinite(surf.geom).all()
+    antigen = surfaces[complex_id][1]
+    epitope = np.flatnonzero(g.y.astype(bool) & ~g.is_antibody.astype(bool))
+    covered = np.unique(antigen.vertex_residue[antigen.y > 0])
+    assert np.isin(epitope, covered).mean() >= 0.9
+
+
+def test_vertex_maps_and_features(prepared):
+    _, _, _, graphs, surfaces = prepared
+    g = graphs["1ahw_BA_C"]
+    ab, ag = surfaces["1ahw_BA_C"]
+    assert g.is_antibody[ab.vertex_residue].all() and not g.is_antibody[ag.vertex_residue].any()
+    x = ag.vertex_features(g)
+    assert x.shape == (ag.n_vertices, len(vertex_feature_names(SurfaceConfig())))
+    # a vertex is labelled only where its residue binds
+    assert g.y[ag.vertex_residue[ag.y > 0]].all()
+    gx, gy = ag.grad_matrices()
+    assert gx.shape == (ag.n_vertices, ag.n_vertices) and gx.nnz == gy.nnz
+
+
+def test_ply_export_round_trip(prepared, tmp_path):
+    _, _, _, _, surfaces = prepared
+    ag = surfaces["1ahw_BA_C"][1]
+    prob = np.linspace(0, 1, ag.n_vertices)
+    path = write_ply(ag, tmp_path / "ag.ply", {"probability": prob})
+    back = trimesh.load(path, process=False)
+    raw = back.metadata["_ply_raw"]["vertex"]["data"]
+    np.testing.assert_allclose(raw["probability"], prob, rtol=1e-6)
+    np.testing.assert_array_equal(raw["label"], ag.y)
+    assert len(back.vertices) == ag.n_vertices
+
+
+def test_rerun_reuses_surfaces(prepared):
+    root, manifest, results, _, _ = prepared
+    first = {r["complex_id"]: r for r in read_manifest(manifest)}
+    again = prepare([SAMPLE["1ahw_BA_C"]], FeatureConfig(), root, progress=False, surface_cfg=SurfaceConfig())
+    assert again[0].surface_status == "cached"
+    assert again[0].n_vertices == int(first["1ahw_BA_C"]["n_vertices"])
+
+
+def test_cli_export_ply(prepared, tmp_path):
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+
+    root, manifest, *_ = prepared
+    result = CliRunner().invoke(cli, ["export-ply", "--manifest", str(manifest), "--cache-dir", str(root),
+                                      "--ids", "1ahw_BA_C", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.ply")) == ["1ahw_BA_C_antibody.ply", "1ahw_BA_C_antigen.ply"]
