@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface bench bench-prepare bench-numbering bench-surface clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train evaluate bench bench-prepare bench-numbering bench-surface bench-train clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,20 @@ DATA ?= default
 prepare-surface: $(STAMP)
 	$(BIN)/absites prepare --data $(DATA) --surface --workers $(WORKERS)
 
+## make train MODEL=epmp [TRAINING=default]: train on the GEP train split, early stopping on val
+MODEL ?= epmp
+TRAINING ?= default
+RUN ?= runs/$(MODEL)-seed42
+train: $(STAMP)
+	$(BIN)/absites train --model $(MODEL) --training $(TRAINING) --out $(RUN) --workers $(WORKERS)
+
+## make evaluate RUN=runs/epmp-seed42 SPLIT=test
+SPLIT ?= test
+evaluate: $(STAMP)
+	$(BIN)/absites evaluate --checkpoint $(RUN) --split $(SPLIT)
+
 ## make bench: all benchmark scripts
-bench: bench-prepare bench-numbering bench-surface
+bench: bench-prepare bench-numbering bench-surface bench-train
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py
@@ -58,6 +70,10 @@ bench-numbering: $(STAMP)
 bench-surface: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,pymol]"
 	$(BIN)/python bench/bench_surface.py
+
+## make bench-train: seconds per epoch and val metrics per model on the GEP train subset (CPU, ~1 h)
+bench-train: $(STAMP)
+	$(BIN)/python bench/bench_train.py
 
 clean:
 	rm -rf cache .pytest_cache

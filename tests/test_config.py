@@ -12,7 +12,9 @@ from absites.config import (
     FeatureConfig,
     load_data_config,
     load_feature_config,
+    load_model_config,
     load_surface_config,
+    load_training_config,
     resolve_data_root,
 )
 from absites.errors import ConfigError
@@ -20,8 +22,8 @@ from absites.errors import ConfigError
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_config_loads(path):
-    loader = {"features": load_feature_config, "data": load_data_config,
-              "surface": load_surface_config}[path.parent.name]
+    loader = {"features": load_feature_config, "data": load_data_config, "surface": load_surface_config,
+              "model": load_model_config, "training": load_training_config}[path.parent.name]
     assert loader(path) is not None
 
 

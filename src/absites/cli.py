@@ -174,6 +174,64 @@ def export_ply(data_cfg, manifest_path, ids, out_dir, cache_dir) -> None:
             click.echo(write_ply(surf, out_dir / f"{cid}_{surf.protein}.ply"))
 
 
+@cli.command()
+@click.option("--model", "model_cfg", required=True, help="Model config: a name under configs/model/ or a YAML path.")
+@click.option("--training", "training_cfg", default="default", show_default=True,
+              help="Training config: a name under configs/training/ or a YAML path.")
+@click.option("--data", "data_cfg", default="default", show_default=True, help="Data config name or YAML path.")
+@click.option("--features", "feature_cfg", default="default", show_default=True)
+@click.option("--surface-config", "surface_cfg", default="default", show_default=True)
+@click.option("--seed", type=int, default=None, help="Override the training seed.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the number of epochs.")
+@click.option("--device", default=None, help="Override the device (auto, cpu, cuda).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory [default: runs/<model>-seed<seed>].")
+@click.option("--resume", is_flag=True, help="Continue from <out>/last.pt.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+def train(model_cfg, training_cfg, data_cfg, feature_cfg, surface_cfg, seed, epochs, device, out_dir, resume,
+          workers) -> None:
+    """Train a model on the train split with early stopping on val; writes a run directory."""
+    from absites.config import (PROJECT_ROOT, load_data_config, load_feature_config, load_model_config,
+                                load_surface_config, load_training_config)
+    from absites.train.run import train_run
+
+    model = load_model_config(model_cfg)
+    training = load_training_config(training_cfg, seed=seed, epochs=epochs, device=device)
+    out_dir = out_dir or PROJECT_ROOT / "runs" / f"{model.name}-seed{training.seed}"
+    result = train_run(model, training, load_data_config(data_cfg), load_feature_config(feature_cfg),
+                       load_surface_config(surface_cfg), out_dir, resume=resume, workers=workers)
+    summary = {task: {k: round(v, 4) for k, v in m.items() if k in ("auroc", "auprc", "mcc", "mcc_at_val", "f1")}
+               for task, m in result.val_metrics.items()}
+    click.echo(json.dumps({"run": str(result.out_dir), "best_epoch": result.best_epoch,
+                           "seconds_per_epoch": round(result.seconds_per_epoch, 2), "val": summary}))
+
+
+@cli.command()
+@click.option("--checkpoint", "run_dir", type=click.Path(exists=True, path_type=Path), required=True,
+              help="A run directory (or its best.pt / baseline.joblib).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--split-column", default="split", show_default=True,
+              help="Index column holding the split (split, split_pecan_paratope, ...).")
+@click.option("--data", "data_cfg", default="default", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write metrics (and per-residue probabilities) as JSON here.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+def evaluate(run_dir, split, split_column, data_cfg, out_path, workers) -> None:
+    """Residue-level metrics of a trained run on a split (pooled and per-complex means)."""
+    from absites.config import load_data_config
+    from absites.train.run import evaluate_run
+
+    result = evaluate_run(run_dir, split, load_data_config(data_cfg), workers, split_column)
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(result, indent=1, default=str))
+    click.echo(f"{split}: {result['n_complexes']} complexes, {len(result['skipped'])} skipped")
+    header = ("auroc", "auprc", "mcc", "mcc_at_val", "precision", "recall", "f1", "auroc_mean", "auprc_mean")
+    click.echo(f"{'task':<16}" + "".join(f"{h:>12}" for h in header))
+    for task, m in result["metrics"].items():
+        click.echo(f"{task:<16}" + "".join(f"{m.get(h, float('nan')):>12.3f}" for h in header))
+
+
 def main() -> None:
     """Console entry point: run the CLI, turning absites errors into one-line messages."""
     try:

@@ -2,7 +2,8 @@
 
 Groups mirror the pipeline: ``configs/data/*.yaml`` -> :class:`DataConfig`,
 ``configs/features/*.yaml`` -> :class:`FeatureConfig`,
-``configs/surface/*.yaml`` -> :class:`SurfaceConfig`. Unknown keys and invalid
+``configs/surface/*.yaml`` -> :class:`SurfaceConfig`, ``configs/model/*.yaml``
+-> :class:`ModelConfig`, ``configs/training/*.yaml`` -> :class:`TrainingConfig`. Unknown keys and invalid
 values raise :class:`ConfigError` naming the file and key.
 """
 
@@ -89,6 +90,60 @@ class SurfaceConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings (configs/training/*.yaml)."""
+
+    epochs: int = 60
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 4
+    patience: int = 10
+    seed: int = 42
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
+    scheduler: str = "cosine"  # cosine | constant
+    antibody_weight: float = 1.0
+    antigen_weight: float = 2.0
+    pos_weight: str = "per_complex"  # per_complex | none
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1 and self.batch_size >= 1 and self.patience >= 1, "epochs, batch_size, patience >= 1"),
+            (self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0"),
+            (self.scheduler in ("cosine", "constant"), "scheduler must be cosine or constant"),
+            (self.pos_weight in ("per_complex", "none"), "pos_weight must be per_complex or none"),
+            (self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"), "device: auto, cpu or cuda[:N]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"training: {message}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model and its constructor parameters (configs/model/*.yaml: ``name`` + ``params``)."""
+
+    name: str
+    params: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        known = ("random", "prior", "gbm", "epmp", "egnn", "gatv2", "diffusionnet", "pointnet")
+        if self.name not in known:
+            raise ConfigError(f"model: unknown name {self.name!r}; choose one of {', '.join(known)}")
+        if not isinstance(self.params, dict):
+            raise ConfigError("model: params must be a mapping")
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name in ("random", "prior", "gbm")
+
+    @property
+    def needs_surfaces(self) -> bool:
+        return self.name in ("diffusionnet", "pointnet")
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where structures, the index and the cache live."""
 
@@ -168,6 +223,18 @@ def load_surface_config(name_or_path: str | Path = "default", **overrides: Any) 
     values = load_yaml(path)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return _from_mapping(SurfaceConfig, values, str(path))
+
+
+def load_training_config(name_or_path: str | Path = "default", **overrides: Any) -> TrainingConfig:
+    path = _group_path("training", name_or_path)
+    values = load_yaml(path)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _from_mapping(TrainingConfig, values, str(path))
+
+
+def load_model_config(name_or_path: str | Path) -> ModelConfig:
+    path = _group_path("model", name_or_path)
+    return _from_mapping(ModelConfig, load_yaml(path), str(path))
 
 
 def load_data_config(name_or_path: str | Path = "default", **overrides: Any) -> DataConfig:

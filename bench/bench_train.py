@@ -1,0 +1,71 @@
+"""Seconds per training epoch and validation metrics per model on the GEP train subset (CPU).
+
+Usage: python bench/bench_train.py [--models epmp,egnn,...] [--epochs N] [--surface-epochs N]
+
+Trains each model on the GEP epitope split's train complexes present in the data
+(78 of 103) with early stopping on its val complexes (22 of 28), seed 42, and
+prints one row per model: seconds per epoch, epochs run, best epoch, and
+validation AUROC / AUPRC / MCC (at the val-chosen threshold) for paratope (CDR
+residues) and epitope. Run directories go to runs/bench-train/<model>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import platform
+import subprocess
+import time
+
+import torch
+
+from absites.config import (
+    PROJECT_ROOT,
+    load_data_config,
+    load_feature_config,
+    load_model_config,
+    load_surface_config,
+    load_training_config,
+)
+from absites.train.run import train_run
+
+MODELS = ("random", "prior", "gbm", "epmp", "egnn", "gatv2", "pointnet", "diffusionnet")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--epochs", type=int, default=40, help="epoch cap for graph networks")
+    ap.add_argument("--surface-epochs", type=int, default=15, help="epoch cap for surface networks")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    data, features, surface = load_data_config("default"), load_feature_config("default"), load_surface_config("default")
+    rows = []
+    for name in args.models.split(","):
+        model = load_model_config(name)
+        training = load_training_config("default")
+        cap = args.surface_epochs if model.needs_surfaces else args.epochs
+        training = dataclasses.replace(training, epochs=min(training.epochs, cap), patience=min(training.patience, 8))
+        t0 = time.perf_counter()
+        result = train_run(model, training, data, features, surface, PROJECT_ROOT / "runs" / "bench-train" / name,
+                           workers=args.workers)
+        p, e = result.val_metrics["paratope"], result.val_metrics["epitope"]
+        rows.append((name, result.seconds_per_epoch, result.best_epoch, time.perf_counter() - t0,
+                     p["auroc"], p["auprc"], p.get("mcc_at_val", float("nan")),
+                     e["auroc"], e["auprc"], e.get("mcc_at_val", float("nan"))))
+        print(f"done {name}: {rows[-1]}", flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"\n# bench_train: GEP split subset present in the data (train 78 / val 22), seed 42, CPU "
+          f"({torch.get_num_threads()} threads), commit {commit or '?'}, {platform.machine()}, "
+          f"epoch caps {args.epochs} (graph) / {args.surface_epochs} (surface), patience 8")
+    print("| model | s / epoch | best epoch | total s | paratope AUROC | paratope AUPRC | paratope MCC@val "
+          "| epitope AUROC | epitope AUPRC | epitope MCC@val |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]:.2f} | {r[2]} | {r[3]:.0f} | " + " | ".join(f"{v:.3f}" for v in r[4:]) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Evaluation stage: residue-level metrics, pooled and per complex."""

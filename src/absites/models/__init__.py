@@ -1,0 +1,1 @@
+"""Model stage: baselines, I-GEP graph networks, O-GEP surface networks."""

@@ -1,0 +1,160 @@
+"""I-GEP graph networks on residue graphs. Each returns one logit per residue.
+
+No model sees distances *across* the two proteins: the cross edges carry the
+reference's complete CDR × antigen bipartite pattern, and any distance on them
+would come from the bound pose, i.e. leak the answer. Geometry enters only
+through within-protein edges (distances, sequence separation) and, in EGNN,
+within-protein coordinates. Absolute coordinates are never features (they are
+not invariant to rotation).
+
+* :class:`EPMP` — the reference: a GCN layer per protein (separate weights), then
+  two GAT layers over the antibody↔antigen bipartite edges, residual
+  concatenation, per-residue logits.
+* :class:`EGNN` — E(n)-equivariant message passing (Satorras, Hoogeboom & Welling
+  2021) within each protein, with invariant attention messages across.
+* :class:`GATv2Net` — the modern variant: GATv2 with edge features within each
+  protein and GATv2 across, interleaved, with LayerNorm and residuals.
+
+Shapes (all forwards): ``x (N, F)``, ``pos (N, 3)``, ``edge_index (2, E)``,
+``edge_attr (E, 2)`` raw (distance Å, sequence separation), ``cross_edge_index
+(2, C)``, ``is_antibody (N,)`` bool → logits ``(N,)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, MessagePassing
+from torch_geometric.utils import softmax
+
+
+def edge_features(edge_attr: Tensor) -> Tensor:
+    """Raw (distance Å, sequence separation or -1) -> (d/10, same chain, min(sep, 32)/32, 1/sep)."""
+    dist, sep = edge_attr[:, 0], edge_attr[:, 1]
+    same = (sep >= 0).float()
+    sep_c = sep.clamp(min=0)
+    return torch.stack([dist / 10.0, same, sep_c.clamp(max=32) / 32.0, same / sep_c.clamp(min=1)], dim=1)
+
+
+EDGE_DIM = 4
+
+
+def mlp(sizes: list[int], dropout: float = 0.0, final_act: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or final_act:
+            layers += [nn.SiLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+class EPMP(nn.Module):
+    """GCN per protein, then 2 GAT layers across the pair; residual concatenation."""
+
+    needs = ("x", "edge_index", "cross_edge_index", "is_antibody")
+
+    def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, dropout: float = 0.2):
+        super().__init__()
+        self.gcn_ab = GCNConv(in_dim, hidden)
+        self.gcn_ag = GCNConv(in_dim, hidden)
+        self.gat1 = GATConv(hidden, hidden, heads=heads, concat=False, dropout=dropout)
+        self.gat2 = GATConv(hidden, hidden, heads=heads, concat=False, dropout=dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.head = mlp([in_dim + 2 * hidden, hidden, 1], dropout)
+
+    def forward(self, x, edge_index, cross_edge_index, is_antibody, **_):
+        ab = is_antibody.unsqueeze(1)
+        h = torch.where(ab, self.gcn_ab(x, edge_index), self.gcn_ag(x, edge_index)).relu()
+        h = self.dropout(h)
+        g = self.gat1(h, cross_edge_index).relu()
+        g = self.gat2(self.dropout(g), cross_edge_index).relu()
+        return self.head(torch.cat([x, h, g], dim=1)).squeeze(1)
+
+
+class EGNNLayer(MessagePassing):
+    """One E(n)-equivariant layer: invariant messages from squared distances; coordinates updated."""
+
+    def __init__(self, hidden: int, edge_dim: int, dropout: float = 0.0):
+        super().__init__(aggr="add")
+        self.phi_e = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], final_act=True)
+        self.phi_x = mlp([hidden, hidden, 1])
+        self.phi_h = mlp([2 * hidden, hidden, hidden], dropout)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, h, pos, edge_index, edge_feat):
+        src, dst = edge_index
+        rel = pos[dst] - pos[src]
+        sq = (rel**2).sum(1, keepdim=True)
+        m = self.phi_e(torch.cat([h[dst], h[src], sq / 100.0, edge_feat], dim=1))
+        deg = torch.zeros(h.shape[0], 1, device=h.device).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
+        shift = torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(self.phi_x(m))) / deg
+        agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
+        h = self.norm(h + self.phi_h(torch.cat([h, agg], dim=1)))
+        return h, pos + shift
+
+
+class CrossAttention(MessagePassing):
+    """Attention messages along antibody↔antigen edges, using features only (no geometry)."""
+
+    def __init__(self, hidden: int, dropout: float = 0.0):
+        super().__init__(aggr="add", node_dim=0)
+        self.q, self.k, self.v = (nn.Linear(hidden, hidden) for _ in range(3))
+        self.out = nn.Linear(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.scale = hidden**-0.5
+
+    def forward(self, h, cross_edge_index):
+        msg = self.propagate(cross_edge_index, q=self.q(h), k=self.k(h), v=self.v(h))
+        return self.norm(h + self.dropout(self.out(msg)))
+
+    def message(self, q_i, k_j, v_j, index, ptr, size_i):
+        alpha = softmax((q_i * k_j).sum(-1) * self.scale, index, ptr, size_i)
+        return v_j * alpha.unsqueeze(-1)
+
+
+class EGNN(nn.Module):
+    """EGNN within each protein, interleaved with feature-only cross attention."""
+
+    needs = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index")
+
+    def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, dropout: float = 0.1):
+        super().__init__()
+        self.embed = nn.Linear(in_dim, hidden)
+        self.layers = nn.ModuleList(EGNNLayer(hidden, EDGE_DIM, dropout) for _ in range(layers))
+        self.cross = nn.ModuleList(CrossAttention(hidden, dropout) for _ in range(layers))
+        self.head = mlp([hidden + in_dim, hidden, 1], dropout)
+
+    def forward(self, x, pos, edge_index, edge_attr, cross_edge_index, **_):
+        ef = edge_features(edge_attr)
+        h, p = self.embed(x), pos
+        for layer, cross in zip(self.layers, self.cross):
+            h, p = layer(h, p, edge_index, ef)
+            h = cross(h, cross_edge_index)
+        return self.head(torch.cat([h, x], dim=1)).squeeze(1)
+
+
+class GATv2Net(nn.Module):
+    """GATv2 with edge features within proteins and GATv2 across, interleaved, pre-norm residual."""
+
+    needs = ("x", "edge_index", "edge_attr", "cross_edge_index")
+
+    def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1):
+        super().__init__()
+        self.embed = nn.Linear(in_dim, hidden)
+        self.intra = nn.ModuleList(
+            GATv2Conv(hidden, hidden // heads, heads=heads, edge_dim=EDGE_DIM, dropout=dropout) for _ in range(layers))
+        self.inter = nn.ModuleList(
+            GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout, add_self_loops=False)
+            for _ in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(2 * layers))
+        self.dropout = nn.Dropout(dropout)
+        self.head = mlp([hidden + in_dim, hidden, 1], dropout)
+
+    def forward(self, x, edge_index, edge_attr, cross_edge_index, **_):
+        ef = edge_features(edge_attr)
+        h = self.embed(x)
+        for i, (intra, inter) in enumerate(zip(self.intra, self.inter)):
+            h = h + self.dropout(intra(self.norms[2 * i](h), edge_index, ef).relu())
+            h = h + self.dropout(inter(self.norms[2 * i + 1](h), cross_edge_index).relu())
+        return self.head(torch.cat([h, x], dim=1)).squeeze(1)

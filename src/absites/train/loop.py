@@ -1,0 +1,276 @@
+"""Training and prediction for every network, on CPU or CUDA (mixed precision on CUDA).
+
+* Loss: ``BCE(antibody) + 2 · BCE(antigen)`` (weights configurable); each term a
+  mean over its residues with a per-complex positive weight ``n_neg / n_pos``
+  (the reference's setting; ``pos_weight: none`` turns it off). The antibody
+  term covers CDR residues (the residues the paratope is scored on).
+* AdamW, cosine or constant schedule, gradient clipping, early stopping on the
+  validation score (mean of paratope and epitope AUPRC), mini-batches of complexes.
+* Seeds fixed and recorded; device chosen automatically unless given.
+* Checkpoints hold model + optimiser + scheduler state, configs, metrics,
+  epoch, seed and code version; ``resume=True`` continues from ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch_geometric.data import Batch, Data
+
+from absites import __version__
+from absites.config import PROJECT_ROOT, TrainingConfig
+from absites.data.dataset import graph_to_data
+from absites.evaluate.metrics import auprc
+from absites.evaluate.report import gather
+from absites.graph.build import FEATURE_NAMES, ResidueGraph
+from absites.models.gnn import EGNN, EPMP, GATv2Net
+from absites.models.surface import MeshTensors, SurfaceNet, collate_surfaces, mesh_tensors
+
+log = logging.getLogger(__name__)
+
+GRAPH_MODELS = {"epmp": EPMP, "egnn": EGNN, "gatv2": GATv2Net}
+SURFACE_ENCODERS = ("diffusionnet", "pointnet")
+
+
+@dataclass
+class Sample:
+    """One complex: its graph as PyG Data and, for surface models, its two meshes."""
+
+    graph: ResidueGraph
+    data: Data
+    meshes: tuple[MeshTensors, MeshTensors] | None = None
+
+
+def make_samples(graphs: list[ResidueGraph], surfaces: dict[str, tuple] | None = None,
+                 max_eigs: int | None = None) -> list[Sample]:
+    out = []
+    for g in graphs:
+        meshes = None
+        if surfaces is not None:
+            ab, ag = surfaces[g.complex_id]
+            meshes = (mesh_tensors(ab, g, max_eigs), mesh_tensors(ag, g, max_eigs))
+        out.append(Sample(g, graph_to_data(g), meshes))
+    return out
+
+
+def is_surface_model(name: str) -> bool:
+    return name in SURFACE_ENCODERS
+
+
+def input_dim(samples: list[Sample]) -> int:
+    """Width of the model input: residue features, or vertex features for surface models."""
+    s = samples[0]
+    return int(s.meshes[0].x.shape[1]) if s.meshes is not None else int(s.data.x.shape[1])
+
+
+def build_model(name: str, params: dict[str, Any], in_dim: int) -> nn.Module:
+    if name in GRAPH_MODELS:
+        return GRAPH_MODELS[name](in_dim, **params)
+    if name in SURFACE_ENCODERS:
+        return SurfaceNet(in_dim, encoder=name, **params)
+    raise ValueError(f"unknown model {name!r}; choose one of {sorted(GRAPH_MODELS) + list(SURFACE_ENCODERS)}")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def pick_device(wanted: str = "auto") -> torch.device:
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(wanted)
+
+
+def code_version() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return f"{__version__}+{rev}" if rev else __version__
+
+
+def collate(samples: list[Sample], device: torch.device) -> dict[str, Any]:
+    batch = Batch.from_data_list([s.data for s in samples]).to(device)
+    inputs = {"x": batch.x, "pos": batch.pos_ca, "edge_index": batch.edge_index, "edge_attr": batch.edge_attr,
+              "cross_edge_index": batch.cross_edge_index, "is_antibody": batch.is_antibody,
+              "n_residues": batch.num_nodes}
+    if samples[0].meshes is not None:
+        inputs["surfaces"] = collate_surfaces([s.meshes for s in samples],
+                                              [s.graph.num_nodes for s in samples]).to(device)
+    return {"inputs": inputs, "y": batch.y, "batch": batch.batch, "cdr": batch.cdr, "is_antibody": batch.is_antibody,
+            "n_complexes": len(samples)}
+
+
+def loss_fn(logits: torch.Tensor, b: dict[str, Any], cfg: TrainingConfig) -> torch.Tensor:
+    """Weighted BCE over paratope (CDR) and epitope residues, per-complex positive weights."""
+    y, ab = b["y"], b["is_antibody"]
+    total = logits.new_zeros(())
+    for mask, weight in ((ab & (b["cdr"] > 0), cfg.antibody_weight), (~ab, cfg.antigen_weight)):
+        group = b["batch"][mask]
+        yy, ll = y[mask], logits[mask].float()
+        n = torch.zeros(b["n_complexes"], device=y.device).index_add_(0, group, torch.ones_like(yy))
+        pos = torch.zeros(b["n_complexes"], device=y.device).index_add_(0, group, yy)
+        if cfg.pos_weight == "per_complex":
+            pw = ((n - pos) / pos.clamp(min=1)).clamp(max=100.0)[group]
+        else:
+            pw = torch.ones_like(yy)
+        per = nn.functional.binary_cross_entropy_with_logits(ll, yy, reduction="none")
+        per = per * torch.where(yy > 0.5, pw, torch.ones_like(pw))
+        per_complex = torch.zeros_like(n).index_add_(0, group, per) / n.clamp(min=1)
+        total = total + weight * per_complex[n > 0].mean()
+    return total
+
+
+@torch.no_grad()
+def predict(model: nn.Module, samples: list[Sample], device: torch.device, batch_size: int = 4,
+            amp: bool = False) -> dict[str, np.ndarray]:
+    """Probabilities per residue for each complex."""
+    model.eval()
+    out = {}
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start:start + batch_size]
+        b = collate(chunk, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+            logits = model(**b["inputs"]).float()
+        prob = torch.sigmoid(logits).cpu().numpy()
+        offset = 0
+        for s in chunk:
+            out[s.graph.complex_id] = prob[offset:offset + s.graph.num_nodes]
+            offset += s.graph.num_nodes
+    return out
+
+
+def validation_score(graphs: list[ResidueGraph], preds: dict[str, np.ndarray]) -> dict[str, float]:
+    scores = {}
+    for task in ("paratope", "epitope"):
+        pairs = gather(graphs, preds, task)
+        scores[f"{task}_auprc"] = auprc(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+    scores["score"] = float(np.nanmean(list(scores.values())))
+    return scores
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds_per_epoch: float = 0.0
+    checkpoint: Path | None = None
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, train: list[Sample],
+        val: list[Sample], out_dir: str | Path | None = None, resume: bool = False,
+        extra_meta: dict[str, Any] | None = None) -> FitResult:
+    """Train ``model_name`` on ``train`` with early stopping on ``val``; returns the best model."""
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    amp = cfg.amp and device.type == "cuda"
+    in_dim = input_dim(train)
+    model = build_model(model_name, model_params, in_dim).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
+             if cfg.scheduler == "cosine" else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
+    out_dir = Path(out_dir) if out_dir else None
+    meta = {"model": model_name, "model_params": model_params, "training": dataclasses.asdict(cfg),
+            "code_version": code_version(), "seed": cfg.seed, "feature_names": list(FEATURE_NAMES),
+            **(extra_meta or {}), "in_dim": in_dim}
+    start_epoch, best, best_epoch, best_state, history, bad = 0, -np.inf, -1, None, [], 0
+    if resume and out_dir and (out_dir / "last.pt").exists():
+        state = torch.load(out_dir / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start_epoch, best, best_epoch, history, bad = (state["epoch"] + 1, state["best_score"], state["best_epoch"],
+                                                       state["history"], state["bad_epochs"])
+        best_state = state.get("best_model")
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        log.info("resumed from %s at epoch %d", out_dir / "last.pt", start_epoch)
+    val_graphs = [s.graph for s in val]
+    epoch_times = []
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        order = np.random.permutation(len(train))
+        losses = []
+        for start in range(0, len(order), cfg.batch_size):
+            b = collate([train[i] for i in order[start:start + cfg.batch_size]], device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(**b["inputs"])
+            loss = loss_fn(logits, b, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            losses.append(float(loss.detach()))
+        sched.step()
+        epoch_times.append(time.perf_counter() - t0)
+        scores = validation_score(val_graphs, predict(model, val, device, cfg.batch_size, amp)) if val else {"score": -float(np.mean(losses))}
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": epoch_times[-1], **scores})
+        log.info("epoch %d loss %.4f val %s (%.1fs)", epoch, np.mean(losses), scores, epoch_times[-1])
+        if scores["score"] > best:
+            best, best_epoch, bad = scores["score"], epoch, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _save(out_dir / "last.pt", {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "epoch": epoch, "best_score": best, "best_epoch": best_epoch, "history": history,
+                "bad_epochs": bad, "best_model": best_state, "meta": meta,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            })
+        if bad >= cfg.patience:
+            log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result = FitResult(model, best_epoch, float(best), history,
+                       float(np.mean(epoch_times)) if epoch_times else 0.0)
+    if out_dir:
+        result.checkpoint = save_checkpoint(out_dir / "best.pt", model, meta, history, best_epoch, best)
+    return result
+
+
+def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any], history, best_epoch, best_score,
+                    thresholds: dict[str, float] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(path, {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": meta,
+                 "history": history, "best_epoch": best_epoch, "best_score": best_score,
+                 "thresholds": thresholds or {}})
+    (path.with_suffix(".json")).write_text(json.dumps(
+        {"meta": meta, "best_epoch": best_epoch, "best_score": best_score, "history": history,
+         "thresholds": thresholds or {}}, indent=1, default=str))
+    return path
+
+
+def load_checkpoint(path: str | Path, device: torch.device | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    state = torch.load(path, map_location=device or "cpu", weights_only=False)
+    meta = state["meta"]
+    model = build_model(meta["model"], meta["model_params"], meta["in_dim"])
+    model.load_state_dict(state["model"])
+    return model.to(device or "cpu"), state

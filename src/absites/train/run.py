@@ -1,0 +1,158 @@
+"""Train / evaluate runs from configs: prepare the splits (cached), fit, choose thresholds, save.
+
+A run directory holds ``best.pt`` (networks; ``baseline.joblib`` for baselines),
+``last.pt`` (resume), ``best.json`` / ``metrics.json`` (history, validation
+thresholds, metrics) — everything needed to evaluate or predict later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from absites.config import (
+    DataConfig,
+    FeatureConfig,
+    ModelConfig,
+    SurfaceConfig,
+    TrainingConfig,
+)
+from absites.data.dataset import load_graphs, load_surfaces
+from absites.data.index import read_index
+from absites.data.prepare import prepare
+from absites.errors import AbsitesError
+from absites.evaluate.report import choose_thresholds, evaluate
+from absites.graph.build import ResidueGraph
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SplitData:
+    graphs: list[ResidueGraph]
+    surfaces: dict[str, tuple] | None
+    skipped: list[str]
+
+
+def load_split(split: str, data: DataConfig, features: FeatureConfig, surface: SurfaceConfig | None,
+               workers: int = 2, split_column: str = "split") -> SplitData:
+    """Prepare (or reuse) the records of one split and load them."""
+    index = data.data_root() / data.index
+    entries = read_index(index, split=split, primary_only=data.primary_only, split_column=split_column)
+    if not entries:
+        raise AbsitesError(f"{index}: no complex in split {split!r} (column {split_column})")
+    cache = data.cache_path()
+    manifest = cache / "manifests" / f"{index.parent.name}-{index.stem}-{split_column}-{split}{'-surface' if surface else ''}.csv"
+    results = prepare(entries, features, cache, workers=workers, manifest_path=manifest, progress=False,
+                      surface_cfg=surface)
+    skipped = [f"{r.complex_id}: {r.reason}" for r in results
+               if not r.ok or (surface is not None and r.surface_status not in ("built", "cached", "rebuilt"))]
+    graphs = load_graphs(manifest, cache)
+    surfaces = load_surfaces(manifest, cache) if surface else None
+    if surfaces is not None:
+        graphs = [g for g in graphs if g.complex_id in surfaces]
+    return SplitData(graphs, surfaces, skipped)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    val_metrics: dict[str, Any]
+    thresholds: dict[str, float]
+    seconds_per_epoch: float
+    train_seconds: float
+    best_epoch: int
+
+
+def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, features: FeatureConfig,
+              surface: SurfaceConfig | None, out_dir: str | Path, resume: bool = False, workers: int = 2,
+              train_split: str = "train", val_split: str = "val") -> RunResult:
+    from absites.graph.build import FEATURE_NAMES
+    from absites.train.loop import code_version, fit, input_dim, make_samples, predict, save_checkpoint
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    surface = surface if model.needs_surfaces else None
+    train = load_split(train_split, data, features, surface, workers)
+    val = load_split(val_split, data, features, surface, workers)
+    log.info("train %d complexes (%d skipped), val %d (%d skipped)", len(train.graphs), len(train.skipped),
+             len(val.graphs), len(val.skipped))
+    meta = {"model": model.name, "model_params": model.params, "training": asdict(training),
+            "features": features.as_dict(), "surface": surface.as_dict() if surface else None,
+            "data": {"index": str(data.data_root() / data.index), "train_split": train_split,
+                     "val_split": val_split, "n_train": len(train.graphs), "n_val": len(val.graphs)},
+            "skipped": train.skipped + val.skipped, "code_version": code_version(), "seed": training.seed,
+            "feature_names": list(FEATURE_NAMES)}
+    t0 = time.perf_counter()
+    if model.is_baseline:
+        from absites.models.baselines import BASELINES
+
+        params = dict(model.params)
+        if model.name in ("random", "gbm"):
+            params.setdefault("seed", training.seed)
+        baseline = BASELINES[model.name](**params).fit(train.graphs)
+        val_preds = {g.complex_id: baseline.predict(g) for g in val.graphs}
+        seconds_per_epoch, best_epoch = time.perf_counter() - t0, 0
+        thresholds = choose_thresholds(val.graphs, val_preds)
+        joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib")
+    else:
+        train_s = make_samples(train.graphs, train.surfaces)
+        val_s = make_samples(val.graphs, val.surfaces)
+        meta["in_dim"] = input_dim(train_s)
+        result = fit(model.name, model.params, training, train_s, val_s, out_dir, resume=resume, extra_meta=meta)
+        val_preds = predict(result.model, val_s, next(result.model.parameters()).device, training.batch_size)
+        thresholds = choose_thresholds(val.graphs, val_preds)
+        save_checkpoint(out_dir / "best.pt", result.model, meta, result.history,
+                        result.best_epoch, result.best_score, thresholds)
+        seconds_per_epoch, best_epoch = result.seconds_per_epoch, result.best_epoch
+    train_seconds = time.perf_counter() - t0
+    val_metrics = evaluate(val.graphs, val_preds, thresholds)
+    (out_dir / "metrics.json").write_text(json.dumps(
+        {"split": val_split, "metrics": val_metrics, "thresholds": thresholds, "seconds_per_epoch": seconds_per_epoch,
+         "train_seconds": train_seconds, "best_epoch": best_epoch, "meta": meta}, indent=1, default=str))
+    return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
+
+
+def load_run(run_dir: str | Path):
+    """(predict function graph list -> probs, meta, thresholds) for a run directory or a checkpoint file."""
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / "baseline.joblib" if (path / "baseline.joblib").exists() else path / "best.pt"
+    if not path.exists():
+        raise AbsitesError(f"no checkpoint at {path}")
+    if path.suffix == ".joblib":
+        state = joblib.load(path)
+        baseline = state["model"]
+        return (lambda graphs, surfaces=None: {g.complex_id: baseline.predict(g) for g in graphs},
+                state["meta"], state["thresholds"])
+    from absites.train.loop import load_checkpoint, make_samples, pick_device, predict
+
+    device = pick_device("auto")
+    model, state = load_checkpoint(path, device)
+
+    def run(graphs, surfaces=None):
+        return predict(model, make_samples(graphs, surfaces), device)
+
+    return run, state["meta"], state.get("thresholds", {})
+
+
+def evaluate_run(run_dir: str | Path, split: str, data: DataConfig, workers: int = 2,
+                 split_column: str = "split") -> dict[str, Any]:
+    """Metrics of a trained run on a split, at 0.5 and at the run's validation thresholds."""
+    predict_fn, meta, thresholds = load_run(run_dir)
+    features = FeatureConfig(**meta["features"])
+    surface = SurfaceConfig(**meta["surface"]) if meta.get("surface") else None
+    part = load_split(split, data, features, surface, workers, split_column)
+    t0 = time.perf_counter()
+    preds = predict_fn(part.graphs, part.surfaces)
+    seconds = time.perf_counter() - t0
+    return {"split": split, "n_complexes": len(part.graphs), "skipped": part.skipped,
+            "metrics": evaluate(part.graphs, preds, thresholds), "thresholds": thresholds,
+            "inference_seconds": seconds, "preds": {k: np.asarray(v).tolist() for k, v in preds.items()}}

@@ -1,0 +1,40 @@
+"""Metric code agrees with scikit-learn on random inputs (ties included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from absites.evaluate.metrics import all_metrics, auprc, auroc, best_mcc_threshold
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_agrees_with_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 3000))
+    y = rng.random(n) < rng.uniform(0.03, 0.5)
+    y[0], y[1] = True, False
+    score = rng.random(n)
+    if seed % 2:
+        score = np.round(score, 1)  # many ties
+    got = all_metrics(y, score, 0.5)
+    pred = score >= 0.5
+    assert got["auroc"] == pytest.approx(skm.roc_auc_score(y, score), abs=1e-12)
+    assert got["auprc"] == pytest.approx(skm.average_precision_score(y, score), abs=1e-12)
+    assert got["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred), abs=1e-12)
+    assert got["precision"] == pytest.approx(skm.precision_score(y, pred, zero_division=np.nan), abs=1e-12, nan_ok=True)
+    assert got["recall"] == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
+    assert got["f1"] == pytest.approx(skm.f1_score(y, pred), abs=1e-12)
+
+
+def test_undefined_is_nan():
+    assert np.isnan(auroc(np.zeros(5), np.arange(5)))
+    assert np.isnan(auprc(np.zeros(5), np.arange(5)))
+
+
+def test_best_threshold_separates():
+    y = np.r_[np.zeros(50), np.ones(50)].astype(bool)
+    s = np.r_[np.full(50, 0.2), np.full(50, 0.3)]
+    t = best_mcc_threshold(y, s)
+    assert 0.2 < t <= 0.3
