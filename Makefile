@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train evaluate bench bench-prepare bench-numbering bench-surface bench-train clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-prepare bench-numbering bench-surface bench-train clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,16 @@ TRAINING ?= default
 RUN ?= runs/$(MODEL)-seed42
 train: $(STAMP)
 	$(BIN)/absites train --model $(MODEL) --training $(TRAINING) --out $(RUN) --workers $(WORKERS)
+
+## make train-default: train the models of configs/default_models.yaml and ship them in the package
+train-default: $(STAMP)
+	$(BIN)/python -m absites.train.default --workers $(WORKERS)
+
+## make predict IN=complex.pdb OUT=predictions: the shipped models on any structure
+IN ?= $(firstword $(wildcard ../shared/data/sample/structures/1ahw_BA_C.pdb.gz))
+OUT ?= predictions
+predict: $(STAMP)
+	$(BIN)/absites predict $(IN) --out $(OUT)
 
 ## make evaluate RUN=runs/epmp-seed42 SPLIT=test
 SPLIT ?= test

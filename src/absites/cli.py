@@ -232,6 +232,87 @@ def evaluate(run_dir, split, split_column, data_cfg, out_path, workers) -> None:
         click.echo(f"{task:<16}" + "".join(f"{m.get(h, float('nan')):>12.3f}" for h in header))
 
 
+STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
+
+
+def _expand_inputs(inputs: tuple[Path, ...], list_file: Path | None) -> list[Path]:
+    paths: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            paths += sorted(q for q in p.iterdir() if q.name.lower().endswith(STRUCTURE_SUFFIXES))
+        else:
+            paths.append(p)
+    if list_file is not None:
+        paths += [Path(line.strip()) for line in list_file.read_text().splitlines() if line.strip()]
+    return paths
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--antibody", "antibody_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Antibody structure file, with --antigen FILE (separately solved or modelled).")
+@click.option("--antigen", default=None,
+              help="With --antibody: the antigen structure file. Otherwise: antigen chain ids, comma-separated.")
+@click.option("--heavy", default=None, help="Heavy chain id (default: found by numbering).")
+@click.option("--light", default=None, help="Light chain id (omit for a single-domain antibody).")
+@click.option("--list", "list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A text file with one structure path per line (batch mode).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("predictions"),
+              show_default=True)
+@click.option("--paratope-model", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Run directory of the paratope model [default: the shipped model].")
+@click.option("--epitope-model", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Run directory of the epitope model [default: the shipped model].")
+@click.option("--surfaces/--no-surfaces", default=True, show_default=True,
+              help="Write PLY, PNG and HTML views (needs the molecular surfaces, ~3 s per complex).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, paratope_model, epitope_model,
+            surfaces, progress) -> None:
+    """Predict paratope and epitope residues of antibody–antigen structures (PDB / mmCIF, .gz allowed).
+
+    \b
+    absites predict complex.cif.gz                       # chain roles found automatically
+    absites predict complex.pdb --heavy H --light L --antigen A
+    absites predict --antibody ab.pdb --antigen ag.pdb   # separately solved / modelled structures
+    absites predict structures/ --out preds/             # batch over a folder (or --list FILE)
+    """
+    from absites.predict.run import load_default_models, predict_batch, predict_file
+
+    models = load_default_models(paratope_model, epitope_model)
+    if antibody_file is not None:
+        if inputs or list_file:
+            raise click.UsageError("give either --antibody/--antigen files or structure inputs, not both")
+        if not antigen or not Path(antigen).is_file():
+            raise click.UsageError("--antibody needs --antigen FILE (an existing structure file)")
+        results = predict_file(antibody_file, out_dir, models, heavy=heavy, light=light, antigen_file=Path(antigen),
+                               write_surfaces=surfaces)
+        failed = []
+    else:
+        paths = _expand_inputs(inputs, list_file)
+        if not paths:
+            raise click.UsageError("no structure given (a file, a folder, --list FILE, or --antibody/--antigen)")
+        chains = tuple(c.strip() for c in antigen.split(",") if c.strip()) if antigen else None
+        if len(paths) == 1:
+            results = predict_file(paths[0], out_dir, models, heavy=heavy, light=light, antigen=chains,
+                                   write_surfaces=surfaces)
+            failed = []
+        else:
+            if heavy or chains:
+                raise click.UsageError("--heavy/--light/--antigen chain ids apply to a single input file")
+            results, failed = predict_batch(paths, out_dir, models, write_surfaces=surfaces, progress=progress)
+    for r in results:
+        note = "" if r.in_contact else "  (antibody and antigen not in contact: unbound prediction)"
+        click.echo(f"{r.name}: H={r.roles.heavy} L={r.roles.light or '-'} Ag={','.join(r.roles.antigen)} "
+                   f"{r.seconds:.1f}s{note}")
+        for kind, path in r.outputs.items():
+            click.echo(f"  {kind:<13}{path}")
+    for path, why in failed:
+        click.echo(f"skipped {path}: {why}", err=True)
+    if failed:
+        click.echo(f"{len(failed)} of {len(failed) + len(results)} inputs skipped; see {out_dir / 'manifest.csv'}",
+                   err=True)
+
+
 def main() -> None:
     """Console entry point: run the CLI, turning absites errors into one-line messages."""
     try:

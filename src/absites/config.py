@@ -72,9 +72,11 @@ class SurfaceConfig:
     k_eig: int = 64
     hks_scales: int = 16
     wks_energies: int = 16
+    operators: str = "mesh"  # mesh | point_cloud: which Laplacian / gradients DiffusionNet gets
 
     def __post_init__(self) -> None:
         checks = [
+            (self.operators in ("mesh", "point_cloud"), "operators must be mesh or point_cloud"),
             (0.2 <= self.grid_angstrom <= 3.0, "grid_angstrom must be in [0.2, 3.0]"),
             (self.probe_angstrom >= 0, "probe_angstrom must be >= 0"),
             (self.target_vertices is None or self.target_vertices >= 200, "target_vertices must be >= 200 or null"),
@@ -106,6 +108,7 @@ class TrainingConfig:
     antigen_weight: float = 2.0
     pos_weight: str = "per_complex"  # per_complex | none
     grad_clip: float = 1.0
+    paratope_residues: str = "all"  # all antibody residues in the loss, or only CDR (+flank) residues
 
     def __post_init__(self) -> None:
         checks = [
@@ -113,6 +116,7 @@ class TrainingConfig:
             (self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0"),
             (self.scheduler in ("cosine", "constant"), "scheduler must be cosine or constant"),
             (self.pos_weight in ("per_complex", "none"), "pos_weight must be per_complex or none"),
+            (self.paratope_residues in ("all", "cdr"), "paratope_residues must be all or cdr"),
             (self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"), "device: auto, cpu or cuda[:N]"),
         ]
         for ok, message in checks:

@@ -96,3 +96,13 @@ def test_hks_wks_invariant_under_rigid_motion():
         da, db = fn(a.evals, a.evecs), fn(b.evals, b.evecs)
         assert da.shape == (mesh.n_vertices, 16)
         np.testing.assert_allclose(db, da, rtol=1e-5, atol=1e-5 * np.abs(da).max())
+
+
+def test_decimation_reaches_target():
+    e = SAMPLE["1ahw_BA_C"]
+    c = load_complex(e.path, e.roles)
+    s = c.structure
+    sel = c.is_antigen[s.atom_residue]
+    mesh = molecular_surface(s.atom_coords[sel], s.atom_elements[sel], s.atom_residue[sel], target_vertices=3000)
+    assert 2500 <= mesh.n_vertices <= 3100
+    assert mesh.vertex_residue.max() < c.structure.n_residues

@@ -60,7 +60,9 @@ def evaluate(graphs: list[ResidueGraph], preds: dict[str, np.ndarray],
         res = all_metrics(y, s, 0.5)
         per = [all_metrics(a, b, 0.5) for a, b in pairs if a.any() and (~a).any()]
         for name in METRIC_NAMES:
-            res[f"{name}_mean"] = float(np.nanmean([p[name] for p in per])) if per else float("nan")
+            values = np.array([p[name] for p in per], dtype=float)
+            values = values[np.isfinite(values)]  # e.g. precision of a complex with no predicted positive
+            res[f"{name}_mean"] = float(values.mean()) if values.size else float("nan")
         if thresholds and task in thresholds:
             at = all_metrics(y, s, thresholds[task])
             res.update({"threshold": thresholds[task], "mcc_at_val": at["mcc"], "f1_at_val": at["f1"],

@@ -3,11 +3,11 @@
 * :class:`RandomBaseline` — uniform scores.
 * :class:`PositionalPrior` — paratope: binding frequency of each numbered
   antibody position (e.g. ``H31A``) in the training set (Laplace-smoothed,
-  unseen positions get the chain's CDR rate); epitope: binding frequency per
-  relative-SASA bin (a surface-exposure prior).
+  unseen positions get the chain's rate; residues outside the variable domain
+  0); epitope: binding frequency per relative-SASA bin (a surface-exposure prior).
 * :class:`SklearnBaseline` — histogram gradient boosting on each residue's
   features plus the mean features of its graph neighbours, one model per
-  protein (antibody trained on CDR residues, antigen on all residues).
+  protein (each trained on all of its residues).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class PositionalPrior:
         chain_rate: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         bins = np.zeros((len(self.edges) + 1, 2))
         for g in graphs:
-            para = task_mask(g, "paratope")
+            para = g.is_antibody.astype(bool) & (g.numbering != "")
             for pos, y in zip(g.numbering[para], g.y[para]):
                 counts[pos][0] += y
                 counts[pos][1] += 1
@@ -66,9 +66,8 @@ class PositionalPrior:
         prob = np.zeros(graph.num_nodes)
         ab = graph.is_antibody.astype(bool)
         for i in np.flatnonzero(ab):
-            pos = graph.numbering[i]
-            default = self.chain_rate.get(pos[:1], 0.0) if graph.cdr[i] > 0 else 0.0
-            prob[i] = self.position_rate.get(pos, default)
+            pos = graph.numbering[i]  # "" outside the variable domain: never seen binding
+            prob[i] = self.position_rate.get(pos, self.chain_rate.get(pos[:1], 0.0) if pos else 0.0)
         prob[~ab] = self.bin_rate[np.digitize(graph.rsa[~ab], self.edges)]
         return prob
 
@@ -93,9 +92,12 @@ class SklearnBaseline:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         self.models = {}
+        def rows(g, task):  # the antibody model sees every antibody residue, not only CDRs
+            return g.is_antibody.astype(bool) if task == "paratope" else task_mask(g, task)
+
         for task in ("paratope", "epitope"):
-            X = np.concatenate([neighbourhood_features(g)[task_mask(g, task)] for g in graphs])
-            y = np.concatenate([g.y[task_mask(g, task)] for g in graphs]).astype(int)
+            X = np.concatenate([neighbourhood_features(g)[rows(g, task)] for g in graphs])
+            y = np.concatenate([g.y[rows(g, task)] for g in graphs]).astype(int)
             model = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=0.05,
                                                    class_weight="balanced", random_state=self.seed)
             self.models[task] = model.fit(X, y)

@@ -84,7 +84,9 @@ def number_sequences(sequences: dict[str, str], scheme: str) -> dict[str, tuple[
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            numbered, details, _ = anarci(items, scheme=scheme, output=False, hmmerpath=_hmmer_path())
+            # immunoglobulin chains only: TCR antigens would make Chothia numbering fail
+            numbered, details, _ = anarci(items, scheme=scheme, output=False, hmmerpath=_hmmer_path(),
+                                          allow={"H", "K", "L"})
     except Exception as exc:  # ANARCI raises bare Exceptions for bad input
         raise NumberingError(f"ANARCI failed on chains {', '.join(sequences)}: {exc}") from None
     out: dict[str, tuple[str, list]] = {}

@@ -25,7 +25,7 @@ from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites.structure.complex import Complex
 from absites.structure.labels import atom_partner_distance, vertex_labels
 from absites.surface.mesh import molecular_surface
-from absites.surface.spectral import hks, spectral_operators, wks
+from absites.surface.spectral import hks, point_cloud_operators, spectral_operators, wks
 
 
 def geometric_feature_names(cfg: SurfaceConfig) -> tuple[str, ...]:
@@ -112,6 +112,8 @@ def protein_surface(complex_: Complex, graph: ResidueGraph, protein: str, cfg: S
                              cfg.grid_angstrom, cfg.probe_angstrom, cfg.target_vertices)
     ops = spectral_operators(mesh.vertices, mesh.faces, mesh.normals, cfg.k_eig)
     mean_c, gauss_c = curvatures(mesh.vertices, mesh.faces, mesh.normals, ops.laplacian, ops.mass)
+    if cfg.operators == "point_cloud":  # DiffusionNet on the vertices as a point cloud
+        ops = point_cloud_operators(mesh.vertices, mesh.normals, cfg.k_eig)
     descriptors = [hks(ops.evals, ops.evecs, cfg.hks_scales), wks(ops.evals, ops.evecs, cfg.wks_energies)]
     geom = np.concatenate([mesh.normals, mean_c[:, None], gauss_c[:, None], *descriptors], axis=1)
     if atom_distance is None:

@@ -3,7 +3,10 @@
 * Loss: ``BCE(antibody) + 2 · BCE(antigen)`` (weights configurable); each term a
   mean over its residues with a per-complex positive weight ``n_neg / n_pos``
   (the reference's setting; ``pos_weight: none`` turns it off). The antibody
-  term covers CDR residues (the residues the paratope is scored on).
+  term covers all antibody residues by default (``paratope_residues: all``), so
+  that predictions outside CDRs mean something to a user; ``cdr`` restricts it
+  to the CDR residues the paratope is scored on (the reference's graphs held
+  only those).
 * AdamW, cosine or constant schedule, gradient clipping, early stopping on the
   validation score (mean of paratope and epitope AUPRC), mini-batches of complexes.
 * Seeds fixed and recorded; device chosen automatically unless given.
@@ -120,7 +123,8 @@ def loss_fn(logits: torch.Tensor, b: dict[str, Any], cfg: TrainingConfig) -> tor
     """Weighted BCE over paratope (CDR) and epitope residues, per-complex positive weights."""
     y, ab = b["y"], b["is_antibody"]
     total = logits.new_zeros(())
-    for mask, weight in ((ab & (b["cdr"] > 0), cfg.antibody_weight), (~ab, cfg.antigen_weight)):
+    para = ab & (b["cdr"] > 0) if cfg.paratope_residues == "cdr" else ab
+    for mask, weight in ((para, cfg.antibody_weight), (~ab, cfg.antigen_weight)):
         group = b["batch"][mask]
         yy, ll = y[mask], logits[mask].float()
         n = torch.zeros(b["n_complexes"], device=y.device).index_add_(0, group, torch.ones_like(yy))

@@ -1,0 +1,148 @@
+"""Prediction outputs people can read, load into a viewer, and trust.
+
+* ``<name>_residues.csv`` / ``.json``: one row per residue (pdb_id, chain, resseq,
+  icode, resname, role, numbering, cdr, prob, pred, threshold);
+* ``<name>_prob.pdb`` / ``.cif``: the antibody and antigen chains with the binding
+  probability (0–1, two decimals) in the B-factor column (PyMOL: ``spectrum b``);
+* ``<name>_antibody.ply`` / ``_antigen.ply``: surfaces with per-vertex probability;
+* ``<name>.png``: both binding faces, coloured by probability;
+* ``<name>.html``: a self-contained interactive 3D view (no network needed).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from absites.graph.build import ResidueGraph
+from absites.structure.complex import Complex
+from absites.structure.numbering import CDR_NAMES
+from absites.structure.write import pdb_text
+
+CSV_COLUMNS = ("pdb_id", "chain", "resseq", "icode", "resname", "role", "numbering", "cdr", "prob", "pred", "threshold")
+
+
+def residue_rows(name: str, complex_: Complex, graph: ResidueGraph, prob: np.ndarray,
+                 thresholds: dict[str, float]) -> list[dict]:
+    rows = []
+    for i in range(graph.num_nodes):
+        ab = bool(graph.is_antibody[i])
+        t = thresholds["paratope" if ab else "epitope"]
+        rows.append({
+            "pdb_id": name, "chain": str(graph.res_chain[i]), "resseq": int(graph.res_seqnum[i]),
+            "icode": str(graph.res_icode[i]), "resname": str(graph.res_name[i]), "role": str(complex_.res_role[i]),
+            "numbering": str(graph.numbering[i]), "cdr": CDR_NAMES[graph.cdr[i] - 1] if graph.cdr[i] else "",
+            "prob": round(float(prob[i]), 4), "pred": int(prob[i] >= t), "threshold": round(float(t), 4),
+        })
+    return rows
+
+
+def write_tables(rows: list[dict], stem: Path) -> tuple[Path, Path]:
+    csv_path, json_path = stem.with_name(stem.name + "_residues.csv"), stem.with_name(stem.name + "_residues.json")
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    json_path.write_text(json.dumps(rows, indent=0))
+    return csv_path, json_path
+
+
+def write_structures(complex_: Complex, prob: np.ndarray, stem: Path) -> tuple[Path, Path]:
+    """PDB and mmCIF with the CSV's probability as B-factor.
+
+    The PDB B-factor column holds two decimals (F6.2), so the PDB carries the
+    probability to 0.01; the mmCIF carries the CSV's four decimals exactly.
+    """
+    from Bio.PDB import MMCIFIO, PDBParser
+
+    prob4 = np.round(np.asarray(prob, dtype=np.float64), 4)  # the CSV's values
+    pdb_path = stem.with_name(stem.name + "_prob.pdb")
+    pdb_path.write_text(pdb_text(complex_.structure, residue_bfactor=prob4))
+    cif_path = stem.with_name(stem.name + "_prob.cif")
+    structure = PDBParser(QUIET=True).get_structure(stem.name, str(pdb_path))
+    for atom, res in zip(structure.get_atoms(), complex_.structure.atom_residue):  # written in this order
+        atom.set_bfactor(float(prob4[res]))
+    io_ = MMCIFIO()
+    io_.set_structure(structure)
+    io_.save(str(cif_path))
+    return pdb_path, cif_path
+
+
+def _view_direction(surface, partner) -> np.ndarray:
+    d = partner.vertices.mean(0) - surface.vertices.mean(0)
+    n = np.linalg.norm(d)
+    return d / n if n > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def _project(vertices: np.ndarray, view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthographic projection looking along ``view``: 2D coordinates and depth (towards the viewer)."""
+    helper = np.array([0.0, 0.0, 1.0]) if abs(view[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    u = np.cross(view, helper)
+    u /= np.linalg.norm(u)
+    v = np.cross(view, u)
+    c = vertices - vertices.mean(0)
+    return np.stack([c @ u, c @ v], 1), c @ view
+
+
+def write_picture(surfaces, vertex_probs, stem: Path, title: str) -> Path:
+    """Both proteins seen from their partner (the predicted binding faces), coloured by probability."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), constrained_layout=True)
+    for ax, surf, partner, vp, label in zip(axes, surfaces, surfaces[::-1], vertex_probs,
+                                            ("antibody (paratope)", "antigen (epitope)")):
+        view = _view_direction(surf, partner)
+        xy, depth = _project(surf.vertices.astype(np.float64), view)
+        order = np.argsort(depth)  # far first: the face towards the partner is drawn last
+        sc = ax.scatter(xy[order, 0], xy[order, 1], c=vp[order], s=4, cmap="coolwarm", vmin=0, vmax=1,
+                        linewidths=0)
+        ax.set_aspect("equal")
+        ax.set_title(label)
+        ax.axis("off")
+    fig.colorbar(sc, ax=axes, shrink=0.7, label="binding probability")
+    fig.suptitle(title)
+    path = stem.with_name(stem.name + ".png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_ply_files(surfaces, vertex_probs, stem: Path) -> list[Path]:
+    from absites.surface.export import write_ply
+
+    return [write_ply(s, stem.with_name(f"{stem.name}_{s.protein}.ply"), {"probability": p})
+            for s, p in zip(surfaces, vertex_probs)]
+
+
+def write_html(surfaces, vertex_probs, stem: Path, title: str, max_vertices: int = 6000) -> Path:
+    """Self-contained HTML: the two surfaces in place, coloured by probability; drag to rotate, wheel to zoom."""
+    from absites.predict.viewer import render_html
+
+    meshes = []
+    centre = np.concatenate([s.vertices for s in surfaces]).mean(0)
+    for s, p in zip(surfaces, vertex_probs):
+        v, f, q = _simplify_for_view(s.vertices, s.faces, p, max_vertices)
+        meshes.append({"name": s.protein, "vertices": np.round(v - centre, 2).ravel().tolist(),
+                       "faces": f.ravel().astype(int).tolist(), "prob": np.round(q, 3).tolist()})
+    path = stem.with_name(stem.name + ".html")
+    path.write_text(render_html(title, meshes))
+    return path
+
+
+def _simplify_for_view(vertices, faces, prob, max_vertices):
+    """Quadric decimation for the browser view; probabilities carried over by nearest vertex."""
+    if len(vertices) <= max_vertices:
+        return vertices, faces, prob
+    import fast_simplification
+    from scipy.spatial import cKDTree
+
+    pts, fcs = fast_simplification.simplify(vertices.astype(np.float32), faces.astype(np.int64),
+                                            target_reduction=1 - max_vertices / len(vertices))
+    _, idx = cKDTree(vertices).query(pts)
+    return pts, fcs, prob[idx]

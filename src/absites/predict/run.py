@@ -1,0 +1,243 @@
+"""``absites predict``: binding-site predictions for structures the models have never seen.
+
+Chain roles come from the arguments or are found automatically
+(:mod:`absites.structure.roles`); every antibody–antigen pair in contact is
+predicted (several copies in one file give several predictions). Separately
+solved or modelled antibody and antigen files are combined first. An antibody
+that does not touch its antigen is predicted anyway, as an unbound input, and
+the result says so.
+
+Models: the default bundle shipped in ``absites/models/default`` (one model per
+task: the paratope model scores antibody residues, the epitope model antigen
+residues) or any run directories given with ``--paratope-model`` / ``--epitope-model``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from absites.config import FeatureConfig, SurfaceConfig
+from absites.errors import AbsitesError, ChainError
+from absites.structure.complex import ChainRoles, Complex, make_complex
+from absites.structure.parse import Structure, read_structure
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+
+
+@dataclass
+class TaskModel:
+    task: str
+    predict: object  # callable(graphs, surfaces) -> {complex_id: probs}
+    meta: dict
+    threshold: float
+    needs_surfaces: bool
+
+
+def load_task_model(run_dir: str | Path, task: str) -> TaskModel:
+    from absites.train.run import load_run
+
+    predict_fn, meta, thresholds = load_run(run_dir)
+    return TaskModel(task, predict_fn, meta, float(thresholds.get(task, 0.5)), bool(meta.get("surface")))
+
+
+def load_default_models(paratope: str | Path | None = None, epitope: str | Path | None = None) -> dict[str, TaskModel]:
+    """The shipped default models (or the run directories given), keyed by task."""
+    paths = {"paratope": Path(paratope) if paratope else DEFAULT_MODEL_DIR / "paratope",
+             "epitope": Path(epitope) if epitope else DEFAULT_MODEL_DIR / "epitope"}
+    for task, path in paths.items():
+        if not path.exists():
+            raise AbsitesError(f"no {task} model at {path}: run `make train-default` or pass --{task}-model RUN_DIR")
+    return {task: load_task_model(path, task) for task, path in paths.items()}
+
+
+@dataclass
+class Prediction:
+    name: str
+    roles: ChainRoles
+    in_contact: bool
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+    n_residues: int = 0
+
+
+def combine_structures(antibody: Structure, antigen: Structure) -> Structure:
+    """One structure from an antibody file and an antigen file; antigen chain ids renamed if they collide."""
+    taken = set(antibody.chains)
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" if c not in taken]
+    rename = {}
+    for c in antigen.chains:
+        if c in taken:
+            if not spare:
+                raise ChainError("too many chains to combine antibody and antigen files")
+            rename[c] = spare.pop(0)
+            log.warning("antigen chain %s renamed %s (the antibody file uses %s)", c, rename[c], c)
+        taken.add(rename.get(c, c))
+        if c in spare:
+            spare.remove(c)
+    ag_chain = np.array([rename.get(c, c) for c in antigen.res_chain])
+    return Structure(
+        source=f"{antibody.source}+{antigen.source}",
+        atom_coords=np.concatenate([antibody.atom_coords, antigen.atom_coords]),
+        atom_names=np.concatenate([antibody.atom_names, antigen.atom_names]),
+        atom_elements=np.concatenate([antibody.atom_elements, antigen.atom_elements]),
+        atom_residue=np.concatenate([antibody.atom_residue, antigen.atom_residue + antibody.n_residues]),
+        res_chain=np.concatenate([antibody.res_chain, ag_chain]),
+        res_seqnum=np.concatenate([antibody.res_seqnum, antigen.res_seqnum]),
+        res_icode=np.concatenate([antibody.res_icode, antigen.res_icode]),
+        res_name=np.concatenate([antibody.res_name, antigen.res_name]),
+        res_aa=np.concatenate([antibody.res_aa, antigen.res_aa]),
+        n_unknown=antibody.n_unknown + antigen.n_unknown,
+        non_protein_chains=antibody.non_protein_chains + antigen.non_protein_chains,
+    )
+
+
+def resolve_roles(structure: Structure, heavy: str | None = None, light: str | None = None,
+                  antigen: tuple[str, ...] | None = None) -> list[tuple[ChainRoles, bool]]:
+    """Roles to predict, each with whether antibody and antigen are in contact.
+
+    Raises:
+        ChainError: no antibody chain, a given chain missing, or nothing to use as antigen.
+    """
+    from absites.structure.roles import detect_antibodies
+
+    if heavy:
+        missing = [c for c in (heavy, light, *(antigen or ())) if c and c not in structure.chains]
+        if missing:
+            raise ChainError(f"{structure.source}: chain(s) {', '.join(missing)} not found; protein chains: "
+                             f"{', '.join(structure.chains)}")
+        if not antigen:
+            found = [a for a in detect_antibodies(structure) if a.heavy == heavy]
+            antigen = found[0].antigen if found and found[0].antigen else tuple(
+                c for c in structure.chains if c not in (heavy, light))
+        if not antigen:
+            raise ChainError(f"{structure.source}: no antigen chain besides {heavy}{'+' + light if light else ''}")
+        roles = ChainRoles(heavy, light, tuple(antigen))
+        return [(roles, _in_contact(structure, roles))]
+    found = detect_antibodies(structure)
+    if not found:
+        raise ChainError(f"{structure.source}: no antibody chain found (no heavy-chain variable domain among "
+                         f"protein chains {', '.join(structure.chains)})")
+    with_antigen = [(a.roles(), True) for a in found if a.antigen]
+    if with_antigen:
+        return with_antigen
+    # no antibody touches anything: unbound input, predict against every other protein chain
+    antibody_chains = {c for a in found for c in (a.heavy, a.light) if c}
+    others = tuple(c for c in structure.chains if c not in antibody_chains)
+    if not others:
+        raise ChainError(f"{structure.source}: only antibody chains ({', '.join(sorted(antibody_chains))}); "
+                         "no antigen to predict against")
+    first = found[0]
+    return [(ChainRoles(first.heavy, first.light, others), False)]
+
+
+def _in_contact(structure: Structure, roles: ChainRoles, cutoff: float = 4.5) -> bool:
+    from scipy.spatial import cKDTree
+
+    chain = structure.res_chain[structure.atom_residue]
+    ab = structure.atom_coords[np.isin(chain, roles.antibody)]
+    ag = structure.atom_coords[np.isin(chain, roles.antigen)]
+    return bool(cKDTree(ab).count_neighbors(cKDTree(ag), cutoff) > 0)
+
+
+def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Path, name: str,
+                    in_contact: bool, features: FeatureConfig | None = None, surface: SurfaceConfig | None = None,
+                    write_surfaces: bool = True) -> Prediction:
+    from absites.graph.build import graph_from_complex
+    from absites.predict import outputs
+    from absites.surface.build import complex_surfaces
+
+    t0 = time.perf_counter()
+    features = features or FeatureConfig(**models["epitope"].meta["features"])
+    graph = graph_from_complex(complex_, features, require_contact=False)
+    need_surf = write_surfaces or any(m.needs_surfaces for m in models.values())
+    surf_cfg = surface or SurfaceConfig(**next((m.meta["surface"] for m in models.values() if m.meta.get("surface")),
+                                               {}))
+    surfaces = complex_surfaces(complex_, graph, surf_cfg, features.contact_cutoff_angstrom) if need_surf else None
+    surf_map = {graph.complex_id: surfaces} if surfaces else None
+    prob = np.zeros(graph.num_nodes)
+    ab = graph.is_antibody.astype(bool)
+    for task, mask in (("paratope", ab), ("epitope", ~ab)):
+        m = models[task]
+        prob[mask] = np.asarray(m.predict([graph], surf_map if m.needs_surfaces else None)[graph.complex_id])[mask]
+    thresholds = {t: m.threshold for t, m in models.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / name
+    rows = outputs.residue_rows(name, complex_, graph, prob, thresholds)
+    files: dict[str, Path] = {}
+    files["csv"], files["json"] = outputs.write_tables(rows, stem)
+    files["pdb"], files["cif"] = outputs.write_structures(complex_, prob, stem)
+    if surfaces:
+        vprob = [prob[s.vertex_residue] for s in surfaces]
+        ply = outputs.write_ply_files(surfaces, vprob, stem)
+        files["ply_antibody"], files["ply_antigen"] = ply
+        title = f"{name}: {'+'.join(complex_.roles.antibody)} vs {'+'.join(complex_.roles.antigen)}" + (
+            "" if in_contact else " (not in contact: unbound prediction)")
+        files["png"] = outputs.write_picture(surfaces, vprob, stem, title)
+        files["html"] = outputs.write_html(surfaces, vprob, stem, title)
+    return Prediction(name, complex_.roles, in_contact, files, time.perf_counter() - t0, graph.num_nodes)
+
+
+def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskModel] | None = None,
+                 heavy: str | None = None, light: str | None = None, antigen: tuple[str, ...] | None = None,
+                 antigen_file: str | Path | None = None, write_surfaces: bool = True) -> list[Prediction]:
+    """Predict every antibody–antigen pair of ``path`` (or of ``path`` + ``antigen_file``)."""
+    models = models or load_default_models()
+    path = Path(path)
+    structure = read_structure(path)
+    base = path.name.split(".")[0]
+    if antigen_file is not None:
+        ag = read_structure(antigen_file)
+        from absites.structure.roles import detect_antibodies
+
+        found = detect_antibodies(structure)
+        if not found and not heavy:
+            raise ChainError(f"{path}: no antibody chain found")
+        heavy, light = (heavy, light) if heavy else (found[0].heavy, found[0].light)
+        antibody_chains = [c for c in (heavy, light) if c]
+        structure = combine_structures(structure.select_chains(antibody_chains), ag)
+        antigen = tuple(structure.chains[len(antibody_chains):])
+        base = f"{base}+{Path(antigen_file).name.split('.')[0]}"
+    todo = resolve_roles(structure, heavy, light, antigen)
+    results = []
+    for roles, in_contact in todo:
+        name = base if len(todo) == 1 else f"{base}_{roles.heavy}{roles.light or ''}_{''.join(roles.antigen)}"
+        if not in_contact:
+            log.warning("%s: antibody %s and antigen %s are not in contact: predicting as an unbound input",
+                        path, "+".join(roles.antibody), "+".join(roles.antigen))
+        complex_ = make_complex(structure, roles, name)
+        results.append(predict_complex(complex_, models, Path(out_dir), name, in_contact,
+                                       write_surfaces=write_surfaces))
+    return results
+
+
+def predict_batch(paths: list[Path], out_dir: str | Path, models: dict[str, TaskModel] | None = None,
+                  write_surfaces: bool = True, progress: bool = True) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predict many files; a failing file is recorded in ``<out>/manifest.csv`` and the rest carry on."""
+    from tqdm import tqdm
+
+    models = models or load_default_models()
+    done, failed = [], []
+    for p in tqdm(paths, desc="predict", unit="file", disable=not progress):
+        try:
+            done += predict_file(p, out_dir, models, write_surfaces=write_surfaces)
+        except AbsitesError as exc:
+            failed.append((str(p), str(exc)))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "manifest.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "status", "reason", "heavy", "light", "antigen", "in_contact", "csv"])
+        for r in done:
+            w.writerow([r.name, "ok", "", r.roles.heavy, r.roles.light or "", ";".join(r.roles.antigen),
+                        int(r.in_contact), r.outputs.get("csv", "")])
+        for p, why in failed:
+            w.writerow([Path(p).name, "skipped", why, "", "", "", "", ""])
+    return done, failed

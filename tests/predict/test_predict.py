@@ -1,0 +1,155 @@
+"""absites predict: chain roles, outputs people can load, unbound / nanobody / batch cases."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+from Bio.PDB import PDBParser
+
+from absites.config import DataConfig, FeatureConfig, ModelConfig, SurfaceConfig, TrainingConfig
+from absites.errors import ChainError
+from absites.predict.run import load_default_models, predict_batch, predict_file
+from absites.structure.parse import read_structure
+from absites.structure.roles import detect_roles
+from absites.structure.write import write_pdb
+from absites.train.run import train_run
+from conftest import SAMPLE, SAMPLE_INDEX, pdb_text, shift_chains, write_text
+
+E = SAMPLE["1ahw_BA_C"]
+
+
+@pytest.fixture(scope="module")
+def prior_run(tmp_path_factory):
+    """A prior baseline trained on the sample's train split (seconds, no surfaces)."""
+    root = tmp_path_factory.mktemp("models")
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(root / "cache"))
+    run = root / "prior"
+    train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), SurfaceConfig(), run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def models(prior_run):
+    return load_default_models(prior_run, prior_run)  # the same run serves both tasks
+
+
+@pytest.mark.parametrize("complex_id", sorted(SAMPLE))
+def test_automatic_roles_match_index(complex_id):
+    e = SAMPLE[complex_id]
+    assert detect_roles(read_structure(e.path)) == [e.roles]
+
+
+def test_outputs_and_bfactors_equal_csv(models, tmp_path):
+    (pred,) = predict_file(E.path, tmp_path, models)
+    assert pred.in_contact and pred.roles == E.roles
+    assert {"csv", "json", "pdb", "cif", "ply_antibody", "ply_antigen", "png", "html"} <= set(pred.outputs)
+    rows = list(csv.DictReader(pred.outputs["csv"].open()))
+    assert len(rows) == pred.n_residues
+    assert rows[0].keys() >= {"pdb_id", "chain", "resseq", "icode", "resname", "role", "cdr", "prob", "pred"}
+    prob = {(r["chain"], int(r["resseq"]), r["icode"]): float(r["prob"]) for r in rows}
+    structure = PDBParser(QUIET=True).get_structure("p", str(pred.outputs["pdb"]))
+    n = 0
+    for atom in structure.get_atoms():
+        res = atom.get_parent()
+        key = (res.get_parent().id, res.id[1], res.id[2].strip())
+        # the PDB column holds two decimals (F6.2): equal to the CSV value to that precision
+        assert abs(atom.get_bfactor() - prob[key]) <= 0.005 + 1e-9
+        n += 1
+    assert n > 1000
+    from Bio.PDB import MMCIFParser
+
+    cif = MMCIFParser(QUIET=True).get_structure("c", str(pred.outputs["cif"]))
+    for atom in cif.get_atoms():  # the mmCIF carries the CSV's value exactly
+        res = atom.get_parent()
+        assert atom.get_bfactor() == pytest.approx(prob[(res.get_parent().id, res.id[1], res.id[2].strip())], abs=1e-9)
+    assert json.loads(pred.outputs["json"].read_text())[0]["prob"] == float(rows[0]["prob"])
+    # thresholds from validation decide the predicted label
+    assert all(int(r["pred"]) == int(float(r["prob"]) >= float(r["threshold"])) for r in rows)
+
+
+def test_html_is_self_contained(models, tmp_path):
+    (pred,) = predict_file(E.path, tmp_path, models)
+    page = pred.outputs["html"].read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "no network resource"
+    assert "import " not in page.split('id="absites-data"')[0]
+    blob = page.split('<script type="application/json" id="absites-data">')[1].split("</script>")[0]
+    data = json.loads(blob)
+    names = [m["name"] for m in data["meshes"]]
+    assert names == ["antibody", "antigen"]
+    for m in data["meshes"]:
+        assert len(m["vertices"]) == 3 * len(m["prob"]) and max(m["faces"]) < len(m["prob"])
+
+
+def test_single_domain_antibody(models, tmp_path):
+    s = read_structure(E.path)
+    nb = write_pdb(s, tmp_path / "nb.pdb", residue_mask=s.res_chain != E.roles.light)
+    (pred,) = predict_file(nb, tmp_path / "out", models, write_surfaces=False)
+    assert pred.roles.light is None and pred.roles.heavy == E.roles.heavy and pred.roles.antigen == E.roles.antigen
+
+
+def test_separate_antibody_and_antigen_files(models, tmp_path):
+    s = read_structure(E.path)
+    ab = write_pdb(s, tmp_path / "ab.pdb", residue_mask=s.res_chain != "C")
+    ag = write_pdb(s, tmp_path / "ag.pdb", residue_mask=s.res_chain == "C")
+    (pred,) = predict_file(ab, tmp_path / "out", models, antigen_file=ag, write_surfaces=False)
+    assert pred.roles.antigen == ("C",) and pred.in_contact
+
+
+def test_not_in_contact_predicts_and_says_so(models, tmp_path):
+    far = write_text(tmp_path / "far.pdb", shift_chains(pdb_text(E), {"C"}, 150.0))
+    (pred,) = predict_file(far, tmp_path / "out", models, write_surfaces=False)
+    assert not pred.in_contact and pred.roles.antigen == ("C",)
+
+
+def test_no_antibody_chain(models, tmp_path):
+    s = read_structure(E.path)
+    ag = write_pdb(s, tmp_path / "ag.pdb", residue_mask=s.res_chain == "C")
+    with pytest.raises(ChainError, match="no antibody chain found"):
+        predict_file(ag, tmp_path / "out", models)
+
+
+def test_chosen_chains_and_missing_chain(models, tmp_path):
+    (pred,) = predict_file(E.path, tmp_path, models, heavy="B", light="A", antigen=("C",), write_surfaces=False)
+    assert pred.roles == E.roles
+    with pytest.raises(ChainError, match="Q"):
+        predict_file(E.path, tmp_path, models, heavy="B", antigen=("Q",), write_surfaces=False)
+
+
+def test_several_copies_give_several_predictions(models, tmp_path):
+    text = pdb_text(E)
+    copy = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("ATOM  ", "HETATM")):
+            chain = {"A": "D", "B": "E", "C": "F"}[line[21]]
+            copy.append(f"{line[:21]}{chain}{line[22:30]}{float(line[30:38]) + 200:8.3f}{line[38:]}")
+    two = write_text(tmp_path / "two.pdb", "".join(l for l in text.splitlines(keepends=True)
+                                                   if l.startswith(("ATOM  ", "HETATM"))) + "".join(copy))
+    preds = predict_file(two, tmp_path / "out", models, write_surfaces=False)
+    assert sorted((p.roles.heavy, p.roles.light, p.roles.antigen) for p in preds) == [
+        ("B", "A", ("C",)), ("E", "D", ("F",))]
+
+
+def test_batch_skips_bad_files(models, tmp_path):
+    junk = write_text(tmp_path / "junk.pdb", "nothing here\n")
+    done, failed = predict_batch([E.path, junk], tmp_path / "out", models, write_surfaces=False, progress=False)
+    assert len(done) == 1 and len(failed) == 1 and "junk.pdb" in failed[0][0]
+    manifest = list(csv.DictReader((tmp_path / "out" / "manifest.csv").open()))
+    assert {r["status"] for r in manifest} == {"ok", "skipped"}
+
+
+def test_cli_predict(prior_run, tmp_path):
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+
+    run_dir = prior_run
+    res = CliRunner().invoke(cli, ["predict", str(E.path), "--out", str(tmp_path), "--no-surfaces",
+                                   "--paratope-model", str(run_dir), "--epitope-model", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    assert "H=B L=A Ag=C" in res.output and (tmp_path / "1ahw_BA_C_residues.csv").exists()
+    probs = np.array([float(r["prob"]) for r in csv.DictReader((tmp_path / "1ahw_BA_C_residues.csv").open())])
+    assert ((probs >= 0) & (probs <= 1)).all()
