@@ -24,10 +24,12 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not network and not gpu"
 
-## make demo: prepare the 30-complex sample into residue graphs and summarise them
+## make demo: predict a sample complex (Fab + tissue factor, 1ahw) with the shipped models
+DEMO_IN ?= $(firstword $(wildcard ../shared/data/sample/structures/1ahw_BA_C.pdb.gz) $(wildcard $(ABSITES_DATA_ROOT)/sample/structures/1ahw_BA_C.pdb.gz))
 demo: $(STAMP)
-	$(BIN)/absites prepare --data sample --workers $(WORKERS)
-	$(BIN)/absites summary --data sample
+	@test -n "$(DEMO_IN)" || { echo "no sample structure: put ../shared/data beside the checkout, set ABSITES_DATA_ROOT, or run make data IDS=1ahw and DEMO_IN=data/pdb/1ahw.cif.gz"; exit 2; }
+	$(BIN)/absites predict $(DEMO_IN) --out predictions/demo
+	@echo "outputs in predictions/demo/ (open the .html in a browser; load the _prob.pdb in PyMOL: spectrum b)"
 
 ## make data IDS="1ahw 3gjf": download PDB entries by id into data/pdb (needs network)
 data: $(STAMP)

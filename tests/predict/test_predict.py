@@ -153,3 +153,17 @@ def test_cli_predict(prior_run, tmp_path):
     assert "H=B L=A Ag=C" in res.output and (tmp_path / "1ahw_BA_C_residues.csv").exists()
     probs = np.array([float(r["prob"]) for r in csv.DictReader((tmp_path / "1ahw_BA_C_residues.csv").open())])
     assert ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_shipped_default_models_predict(tmp_path):
+    """`absites predict` works out of the box: the package ships a model per task with a model card."""
+    from absites.predict.run import DEFAULT_MODEL_DIR
+
+    for task in ("paratope", "epitope"):
+        card = (DEFAULT_MODEL_DIR / task / "MODEL_CARD.md").read_text()
+        assert f"default {task} model" in card and "## Test" in card
+    (pred,) = predict_file(E.path, tmp_path, load_default_models(), write_surfaces=False)
+    rows = list(csv.DictReader(pred.outputs["csv"].open()))
+    prob = np.array([float(r["prob"]) for r in rows])
+    role = np.array([r["role"] for r in rows])
+    assert ((prob >= 0) & (prob <= 1)).all() and prob[role == "Ag"].std() > 0

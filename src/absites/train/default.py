@@ -46,7 +46,7 @@ def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> 
 * trained {dt.date.today().isoformat()} with absites {meta.get('code_version', '?')}, seed {meta.get('seed')}
 * data: `{Path(d['index']).name}` (../shared/data), GEP epitope split as present in the data
   (train {d['n_train']} complexes, val {d['n_val']}; the full split has 103 / 28 / 30 ids, of which
-  78 / 22 / 19 are staged), early stopping on val, thresholds chosen on val (MCC-optimal)
+  78 / 22 / 19 are staged); networks stop early on val; thresholds chosen on val (MCC-optimal)
 * features: {json.dumps(meta['features'])}
 * surface: {json.dumps(meta.get('surface'))}
 * training: {json.dumps(meta['training'])}
