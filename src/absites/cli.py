@@ -70,12 +70,15 @@ def fetch(pdb_ids: tuple[str, ...], out_dir: Path | None, fmt: str, force: bool)
 @click.option("--surface-config", "surface_cfg", default="default", show_default=True,
               help="Surface config: a name under configs/surface/ or a YAML path.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local processes, or a Dask cluster (joblib's Dask backend).")
+@click.option("--scheduler", default=None, help="Dask scheduler address for --backend dask (tcp://HOST:PORT).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the manifest [default: <cache>/manifests/<index>-<split>.csv].")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy, light, antigen,
-            surface, surface_cfg, workers, cache_dir, manifest_path, progress) -> None:
+            surface, surface_cfg, workers, backend, scheduler, cache_dir, manifest_path, progress) -> None:
     """Parse, number, label and featurise complexes into cached residue graphs (and surfaces)."""
     from absites.config import load_data_config, load_feature_config, load_surface_config
     from absites.data.index import ComplexEntry, read_index
@@ -101,7 +104,7 @@ def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy
     cache_root = dcfg.cache_path()
     manifest_path = manifest_path or cache_root / "manifests" / f"{label}.csv"
     results = run_prepare(entries, fcfg, cache_root, workers=workers, manifest_path=manifest_path,
-                          progress=progress, surface_cfg=scfg)
+                          progress=progress, surface_cfg=scfg, backend=backend, scheduler=scheduler)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1

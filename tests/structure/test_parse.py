@@ -185,3 +185,9 @@ def test_nucleic_acid_chain_is_not_protein(tmp_path):
     path = write_text(tmp_path / "dna.pdb", "".join(edited))
     with pytest.raises(ChainError, match="non-protein chain"):
         read_structure(path, ["A", "B", "C"])
+
+
+def test_calpha_only_model_rejected(tmp_path):
+    lines = [l for l in pdb_text(ENTRY).splitlines(keepends=True) if l.startswith("ATOM") and l[12:16] == " CA "]
+    with pytest.raises(StructureFileError, match="C-alpha-only"):
+        read_structure(write_text(tmp_path / "ca.pdb", "".join(lines)))

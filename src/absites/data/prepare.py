@@ -1,7 +1,7 @@
 """Batch preparation: index entries -> cached residue-graph records, in parallel.
 
 Each entry is parsed, numbered, labelled and featurised in a worker process
-(joblib); with a surface config, its antibody and antigen surfaces (meshes,
+(joblib: local processes, or a Dask cluster through joblib's Dask backend); with a surface config, its antibody and antigen surfaces (meshes,
 spectral operators, descriptors) are built and cached too. A failing entry is recorded in the manifest with its reason and the
 others carry on; a re-run reuses every verified record and rebuilds corrupt ones.
 """
@@ -146,18 +146,49 @@ def prepare(
     manifest_path: str | Path | None = None,
     progress: bool = True,
     surface_cfg: SurfaceConfig | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
 ) -> list[PrepareResult]:
-    """Prepare every entry (``workers`` processes), write the manifest, return the results."""
+    """Prepare every entry, write the manifest, return the results.
+
+    Args:
+        workers: local processes (joblib's loky backend); 1 runs in this process.
+        backend: ``local`` or ``dask`` (joblib's Dask backend on the cluster at
+            ``scheduler``, e.g. ``tcp://10.0.0.5:8786``; needs ``pip install absites[dask]``).
+            The cache folder must be shared by the workers (a network file system).
+    """
     jobs = (delayed(prepare_entry)(e, cfg, str(cache_root), surface_cfg) for e in entries)
-    if workers == 1:
-        stream = (prepare_entry(e, cfg, cache_root, surface_cfg) for e in entries)
+    results: list[PrepareResult] = []
+
+    def collect(stream) -> None:
+        for result in tqdm(stream, total=len(entries), desc="prepare", unit="complex", disable=not progress):
+            results.append(result)
+            if not result.ok or result.surface_status in ("skipped", "failed"):
+                log.warning("%s %s: %s", result.status, result.complex_id, result.reason)
+
+    if backend == "dask":
+        try:
+            from dask.distributed import Client
+            from joblib import parallel_backend
+        except ImportError:
+            raise AbsitesError("--backend dask needs dask[distributed]: pip install 'absites[dask]'") from None
+        if not scheduler:
+            raise AbsitesError("--backend dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        try:
+            client = Client(scheduler, timeout=30)
+        except OSError as exc:
+            raise AbsitesError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        try:
+            with parallel_backend("dask"):  # registers joblib's Dask backend on this client
+                collect(Parallel(return_as="generator_unordered")(jobs))
+        finally:
+            client.close()
+    elif backend != "local":
+        raise AbsitesError(f"unknown backend {backend!r}: local or dask")
+    elif workers == 1:
+        collect(prepare_entry(e, cfg, cache_root, surface_cfg) for e in entries)
     else:
-        stream = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs)
-    results = []
-    for result in tqdm(stream, total=len(entries), desc="prepare", unit="complex", disable=not progress):
-        results.append(result)
-        if not result.ok or result.surface_status in ("skipped", "failed"):
-            log.warning("%s %s: %s", result.status, result.complex_id, result.reason)
+        collect(Parallel(n_jobs=workers, return_as="generator_unordered")(jobs))
     if manifest_path is not None:
         write_manifest(results, manifest_path)
     return results

@@ -11,7 +11,9 @@ Rules (each covered by a test):
 * insertion codes are kept in residue ids;
 * waters, ions, ligands and nucleotides are excluded; a HETATM residue counts as
   protein only if it is a known modified residue or carries N, CA and C;
-* residues with missing atoms are kept with the atoms they have;
+* residues with missing atoms are kept with the atoms they have, but a model
+  of C-alpha traces only (> 90% one-atom residues) is rejected: contacts,
+  SASA and surfaces would be silently wrong;
 * amino acids of unknown type become ``UNK`` and are counted;
 * hydrogens and deuteriums are dropped (every downstream rule uses heavy atoms).
 """
@@ -289,6 +291,12 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
 
     if not r_chain:
         raise StructureFileError(f"{path}: no protein residues in the first model")
+    atoms_per_residue = np.bincount(np.asarray(atom_res), minlength=len(r_chain))
+    if len(r_chain) >= 10 and np.mean(atoms_per_residue == 1) > 0.9:
+        raise StructureFileError(
+            f"{path}: a C-alpha-only (trace) model ({np.mean(atoms_per_residue == 1):.0%} of residues have one atom); "
+            "absites needs all heavy atoms for contacts, solvent accessibility and surfaces"
+        )
     res_name = np.array(r_name)
     res_aa = np.array([AA_INDEX[n] for n in r_name], dtype=np.int64)
     structure = Structure(

@@ -12,6 +12,10 @@
 * Seeds fixed and recorded; device chosen automatically unless given.
 * Checkpoints hold model + optimiser + scheduler state, configs, metrics,
   epoch, seed and code version; ``resume=True`` continues from ``last.pt``.
+* Started by ``torchrun``, training runs with DistributedDataParallel (NCCL on
+  GPUs, gloo on CPU): each rank takes its shard of the epoch's complexes,
+  gradients are averaged, and rank 0 alone writes checkpoints and logs. Every
+  rank evaluates validation itself (same weights, same data: same decision).
 """
 
 from __future__ import annotations
@@ -96,6 +100,33 @@ def pick_device(wanted: str = "auto") -> torch.device:
     if wanted == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(wanted)
+
+
+def distributed_context(device: torch.device) -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by ``torchrun`` (WORLD_SIZE > 1).
+
+    NCCL on CUDA, gloo on CPU. Outside ``torchrun`` this is (0, 1) and nothing happens.
+    """
+    import os
+
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's share of an epoch's order, padded so every rank takes the same number of steps
+    (as ``torch.utils.data.DistributedSampler`` does)."""
+    if world == 1:
+        return order
+    total = int(np.ceil(len(order) / world)) * world
+    padded = np.concatenate([order, order[: total - len(order)]])
+    return padded[rank:total:world]
 
 
 def code_version() -> str:
@@ -188,11 +219,23 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         val: list[Sample], out_dir: str | Path | None = None, resume: bool = False,
         extra_meta: dict[str, Any] | None = None) -> FitResult:
     """Train ``model_name`` on ``train`` with early stopping on ``val``; returns the best model."""
+    import os
+
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    rank, world = distributed_context(device)
     amp = cfg.amp and device.type == "cuda"
     in_dim = input_dim(train)
     model = build_model(model_name, model_params, in_dim).to(device)
+    net = model  # what the optimiser steps through: DDP-wrapped under torchrun
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=True)
+        out_dir = out_dir if rank == 0 else None  # rank 0 alone writes checkpoints
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
              if cfg.scheduler == "cosine" else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
@@ -218,12 +261,12 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         t0 = time.perf_counter()
-        order = np.random.permutation(len(train))
+        order = shard(np.random.permutation(len(train)), rank, world)  # same permutation on every rank
         losses = []
         for start in range(0, len(order), cfg.batch_size):
             b = collate([train[i] for i in order[start:start + cfg.batch_size]], device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(**b["inputs"])
+                logits = net(**b["inputs"])
             loss = loss_fn(logits, b, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -232,9 +275,17 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
             losses.append(float(loss.detach()))
         sched.step()
         epoch_times.append(time.perf_counter() - t0)
-        scores = validation_score(val_graphs, predict(model, val, device, cfg.batch_size, amp)) if val else {"score": -float(np.mean(losses))}
+        if val:
+            scores = validation_score(val_graphs, predict(model, val, device, cfg.batch_size, amp))
+        else:  # no validation set: select on the training loss, averaged over ranks
+            mean_loss = torch.tensor(float(np.mean(losses)))
+            if world > 1:
+                torch.distributed.all_reduce(mean_loss)
+                mean_loss /= world
+            scores = {"score": -float(mean_loss)}
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": epoch_times[-1], **scores})
-        log.info("epoch %d loss %.4f val %s (%.1fs)", epoch, np.mean(losses), scores, epoch_times[-1])
+        if rank == 0:
+            log.info("epoch %d loss %.4f val %s (%.1fs)", epoch, np.mean(losses), scores, epoch_times[-1])
         if scores["score"] > best:
             best, best_epoch, bad = scores["score"], epoch, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
