@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-prepare bench-numbering bench-surface bench-train clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,7 @@ evaluate: $(STAMP)
 	$(BIN)/absites evaluate --checkpoint $(RUN) --split $(SPLIT)
 
 ## make bench: all benchmark scripts
-bench: bench-prepare bench-numbering bench-surface bench-train
+bench: bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py
@@ -89,3 +89,11 @@ bench-train: $(STAMP)
 
 clean:
 	rm -rf cache .pytest_cache
+
+## make bench-throughput: prepare complexes per minute, 1 vs 2 workers, full index
+bench-throughput: $(STAMP)
+	$(BIN)/python bench/bench_throughput.py
+
+## make bench-predict: end-to-end seconds of absites predict (cold start, CPU, surfaces included)
+bench-predict: $(STAMP)
+	$(BIN)/python bench/bench_predict.py

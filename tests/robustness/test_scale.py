@@ -117,3 +117,35 @@ def test_training_killed_and_resumed_matches_uninterrupted(tmp_path):
     assert a["epoch"] == b["epoch"]  # early stopping decides the same way after a resume
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
+
+
+def test_bad_input_corpus_plus_sample_batch(tmp_path):
+    """Every bad input is skipped with its reason; every sample complex is still done."""
+    from absites.data.index import ComplexEntry
+    from absites.structure.complex import ChainRoles
+
+    base = SAMPLE["1ahw_BA_C"]
+    text = pdb_text(base)
+    atoms = [l for l in text.splitlines(keepends=True) if l.startswith("ATOM")]
+    junk = tmp_path / "junk.pdb"
+    junk.write_bytes(bytes(range(256)) * 50)
+    corpus = {
+        "truncated": (write_text(tmp_path / "cut.pdb", text[: text.index("ATOM", len(text) // 2) + 40]), base.roles),
+        "empty": (write_text(tmp_path / "empty.pdb", ""), base.roles),
+        "junk": (junk, base.roles),
+        "wrong_chain": (base.path, ChainRoles("B", "A", ("Z",))),
+        "calpha_only": (write_text(tmp_path / "ca.pdb", "".join(l for l in atoms if l[12:16] == " CA ")), base.roles),
+        "apart": (write_text(tmp_path / "apart.pdb", "".join(
+            f"{l[:30]}{float(l[30:38]) + 300:8.3f}{l[38:]}" if l[21] == "C" else l for l in atoms)), base.roles),
+        "nucleic_antigen": (write_text(tmp_path / "dna.pdb", "".join(l[:17] + " DA" + l[20:] if l[21] == "C" else l
+                                                                     for l in atoms)), base.roles),
+    }
+    expected = {"truncated": "truncated", "empty": "empty", "junk": "binary", "wrong_chain": "Z not found",
+                "calpha_only": "C-alpha-only", "apart": "no heavy atoms within", "nucleic_antigen": "non-protein"}
+    entries = list(SAMPLE.values()) + [ComplexEntry(k, p, r) for k, (p, r) in corpus.items()]
+    results = {r.complex_id: r for r in prepare(entries, FeatureConfig(), tmp_path / "cache", workers=2,
+                                                 manifest_path=tmp_path / "m.csv", progress=False)}
+    assert all(results[c].status == "built" for c in SAMPLE)
+    for name, phrase in expected.items():
+        assert results[name].status == "skipped" and phrase in results[name].reason, (name, results[name].reason)
+    assert len(read_manifest(tmp_path / "m.csv")) == len(entries)
