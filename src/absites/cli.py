@@ -19,6 +19,12 @@ from absites.errors import AbsitesError
 log = logging.getLogger("absites")
 
 
+def _default_manifest(dcfg) -> Path:
+    """Where ``absites prepare`` writes the manifest of the data config's whole index."""
+    index = dcfg.data_root() / dcfg.index
+    return dcfg.cache_path() / "manifests" / f"{index.parent.name}-{index.stem}-all.csv"
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -130,8 +136,7 @@ def summary(data_cfg, manifest_path, cache_dir) -> None:
     from absites.data.prepare import read_manifest
 
     dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
-    index = dcfg.data_root() / dcfg.index
-    manifest_path = manifest_path or dcfg.cache_path() / "manifests" / f"{index.parent.name}-{index.stem}-all.csv"
+    manifest_path = manifest_path or _default_manifest(dcfg)
     if not manifest_path.exists():
         raise click.UsageError(f"no manifest at {manifest_path}: run absites prepare first")
     rows = summarize(load_graphs(manifest_path, dcfg.cache_path()))
@@ -163,8 +168,7 @@ def export_ply(data_cfg, manifest_path, ids, out_dir, cache_dir) -> None:
     from absites.surface.export import write_ply
 
     dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
-    index = dcfg.data_root() / dcfg.index
-    manifest_path = manifest_path or dcfg.cache_path() / "manifests" / f"{index.parent.name}-{index.stem}-all.csv"
+    manifest_path = manifest_path or _default_manifest(dcfg)
     if not manifest_path.exists():
         raise click.UsageError(f"no manifest at {manifest_path}: run absites prepare --surface first")
     surfaces = load_surfaces(manifest_path, dcfg.cache_path())

@@ -215,34 +215,29 @@ def _group_path(group: str, name_or_path: str | Path) -> Path:
     return CONFIG_DIR / group / f"{name_or_path}.yaml"
 
 
-def load_feature_config(name_or_path: str | Path = "default", **overrides: Any) -> FeatureConfig:
-    path = _group_path("features", name_or_path)
+def _load_group(group: str, cls, name_or_path: str | Path, overrides: dict[str, Any]):
+    """Read ``configs/<group>/<name>.yaml`` (or a path), apply non-None overrides, validate into ``cls``."""
+    path = _group_path(group, name_or_path)
     values = load_yaml(path)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_mapping(FeatureConfig, values, str(path))
+    return _from_mapping(cls, values, str(path))
+
+
+def load_feature_config(name_or_path: str | Path = "default", **overrides: Any) -> FeatureConfig:
+    return _load_group("features", FeatureConfig, name_or_path, overrides)
 
 
 def load_surface_config(name_or_path: str | Path = "default", **overrides: Any) -> SurfaceConfig:
-    path = _group_path("surface", name_or_path)
-    values = load_yaml(path)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_mapping(SurfaceConfig, values, str(path))
+    return _load_group("surface", SurfaceConfig, name_or_path, overrides)
 
 
 def load_training_config(name_or_path: str | Path = "default", **overrides: Any) -> TrainingConfig:
-    path = _group_path("training", name_or_path)
-    values = load_yaml(path)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_mapping(TrainingConfig, values, str(path))
+    return _load_group("training", TrainingConfig, name_or_path, overrides)
 
 
 def load_model_config(name_or_path: str | Path) -> ModelConfig:
-    path = _group_path("model", name_or_path)
-    return _from_mapping(ModelConfig, load_yaml(path), str(path))
+    return _load_group("model", ModelConfig, name_or_path, {})
 
 
 def load_data_config(name_or_path: str | Path = "default", **overrides: Any) -> DataConfig:
-    path = _group_path("data", name_or_path)
-    values = load_yaml(path)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_mapping(DataConfig, values, str(path))
+    return _load_group("data", DataConfig, name_or_path, overrides)
