@@ -239,6 +239,40 @@ def evaluate(run_dir, split, split_column, data_cfg, out_path, workers) -> None:
         click.echo(f"{task:<16}" + "".join(f"{m.get(h, float('nan')):>12.3f}" for h in header))
 
 
+@cli.command()
+@click.argument("benchmark")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="(model, seed) jobs trained at once; CPU threads are shared out between them.")
+@click.option("--models", default=None, help="Only these rows (comma-separated labels) [default: all].")
+@click.option("--seeds", default=None, help="Only these seeds (comma-separated) [default: the config's].")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder [default: <project>/results]; tables go to <out>/<benchmark>/.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where run directories (checkpoints) go [default: <project>/runs/bench].")
+@click.option("--force", is_flag=True, help="Re-run jobs that already have a result.")
+@click.option("--tables-only", is_flag=True, help="Only rewrite the tables and figures from the job records.")
+def bench(benchmark, jobs, models, seeds, out_root, runs_root, force, tables_only) -> None:
+    """Run a benchmark (configs/bench/BENCHMARK.yaml: gep, pecan, docking): every model x seed, then
+    results/BENCHMARK/table.md, table.csv, roc.png, pr.png. Finished jobs are kept; re-running resumes."""
+    from absites.config import PROJECT_ROOT
+    from absites.evaluate.benchmark import load_benchmark_config, run_benchmark, write_tables
+
+    cfg = load_benchmark_config(benchmark)
+    out_root = out_root or PROJECT_ROOT / "results"
+    if tables_only:
+        paths = write_tables(cfg, out_root / cfg.name)
+    else:
+        labels = [m.strip() for m in models.split(",")] if models else None
+        seed_list = [int(s) for s in seeds.split(",")] if seeds else None
+        argv = sys.argv[sys.argv.index("bench"):] if "bench" in sys.argv else ["bench", benchmark]
+        command = "absites " + " ".join(argv)
+        out = run_benchmark(cfg, out_root, runs_root or PROJECT_ROOT / "runs" / "bench", jobs, labels, seed_list,
+                            force, command)
+        paths = sorted(out.glob("table.*")) + sorted(out.glob("*.png"))
+    for path in paths:
+        click.echo(str(path))
+
+
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
 
 

@@ -90,6 +90,13 @@ class SurfaceConfig:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def cache_tag(self) -> str:
+        """Eight hex digits naming these settings (manifest file names)."""
+        import hashlib
+        import json
+
+        return hashlib.sha1(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:8]
+
 
 @dataclass(frozen=True)
 class TrainingConfig:

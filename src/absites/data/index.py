@@ -28,6 +28,28 @@ class ComplexEntry:
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
+@dataclass(frozen=True)
+class SplitSpec:
+    """Which index rows form one part of a benchmark: ``column == value``, optionally only rows whose
+    ``sets`` column (``;``-separated) lists ``sets`` (e.g. the docking-benchmark complexes of a split)."""
+
+    value: str
+    column: str = "split"
+    sets: str | None = None
+
+    @classmethod
+    def of(cls, split: "str | SplitSpec", column: str = "split") -> "SplitSpec":
+        return split if isinstance(split, SplitSpec) else cls(split, column)
+
+    @property
+    def tag(self) -> str:
+        """A file-name-safe label, e.g. ``split-val-abag_docking_bm5.5``."""
+        return f"{self.column}-{self.value}" + (f"-{self.sets}" if self.sets else "")
+
+    def describe(self) -> str:
+        return f"{self.column} == {self.value}" + (f" and sets ∋ {self.sets}" if self.sets else "")
+
+
 def _light(value: str) -> str | None:
     value = (value or "").strip()
     return None if value in ("", "NA", "None", "-") else value
@@ -39,6 +61,7 @@ def read_index(
     primary_only: bool = True,
     ids: list[str] | None = None,
     split_column: str = "split",
+    sets: str | None = None,
 ) -> list[ComplexEntry]:
     """Read an index CSV into entries whose ``path`` is absolute.
 
@@ -46,6 +69,7 @@ def read_index(
         split: keep rows whose ``split_column`` equals this (e.g. ``train``).
         primary_only: drop rows with ``primary == 0``.
         ids: keep only these complex ids (or PDB ids).
+        sets: keep only rows whose ``sets`` column (``;``-separated) lists this set.
 
     Raises:
         DataIndexError: the file is missing or lacks a required column.
@@ -61,6 +85,8 @@ def read_index(
             raise DataIndexError(f"{index_path}: missing column(s) {', '.join(missing)}")
         if split is not None and split_column not in columns:
             raise DataIndexError(f"{index_path}: no column {split_column!r} to select split {split!r}")
+        if sets is not None and "sets" not in columns:
+            raise DataIndexError(f"{index_path}: no column 'sets' to select set {sets!r}")
         rows = list(reader)
     wanted = {i.lower() for i in ids} if ids else None
     entries = []
@@ -68,6 +94,8 @@ def read_index(
         if primary_only and row.get("primary", "1").strip() == "0":
             continue
         if split is not None and row.get(split_column, "") != split:
+            continue
+        if sets is not None and sets not in [v.strip() for v in row.get("sets", "").split(";")]:
             continue
         cid = row["complex_id"].strip()
         if wanted is not None and cid.lower() not in wanted and row.get("pdb_id", "").lower() not in wanted:

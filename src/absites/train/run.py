@@ -25,7 +25,7 @@ from absites.config import (
     TrainingConfig,
 )
 from absites.data.dataset import load_graphs, load_surfaces
-from absites.data.index import read_index
+from absites.data.index import SplitSpec, read_index
 from absites.data.prepare import prepare
 from absites.errors import AbsitesError
 from absites.evaluate.report import choose_thresholds, evaluate
@@ -41,15 +41,20 @@ class SplitData:
     skipped: list[str]
 
 
-def load_split(split: str, data: DataConfig, features: FeatureConfig, surface: SurfaceConfig | None,
+def load_split(split: str | SplitSpec, data: DataConfig, features: FeatureConfig, surface: SurfaceConfig | None,
                workers: int = 2, split_column: str = "split") -> SplitData:
     """Prepare (or reuse) the records of one split and load them."""
+    spec = SplitSpec.of(split, split_column)
     index = data.data_root() / data.index
-    entries = read_index(index, split=split, primary_only=data.primary_only, split_column=split_column)
+    entries = read_index(index, split=spec.value, primary_only=data.primary_only, split_column=spec.column,
+                         sets=spec.sets)
     if not entries:
-        raise AbsitesError(f"{index}: no complex in split {split!r} (column {split_column})")
+        raise AbsitesError(f"{index}: no complex in split {spec.describe()}")
     cache = data.cache_path()
-    manifest = cache / "manifests" / f"{index.parent.name}-{index.stem}-{split_column}-{split}{'-surface' if surface else ''}.csv"
+    surface_tag = ""
+    if surface is not None:  # one manifest per surface config: a shared one would be overwritten in turn
+        surface_tag = "-surface" if surface == SurfaceConfig() else f"-surface-{surface.cache_tag()}"
+    manifest = cache / "manifests" / f"{index.parent.name}-{index.stem}-{spec.tag}{surface_tag}.csv"
     results = prepare(entries, features, cache, workers=workers, manifest_path=manifest, progress=False,
                       surface_cfg=surface)
     skipped = [f"{r.complex_id}: {r.reason}" for r in results
@@ -73,7 +78,7 @@ class RunResult:
 
 def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, features: FeatureConfig,
               surface: SurfaceConfig | None, out_dir: str | Path, resume: bool = False, workers: int = 2,
-              train_split: str = "train", val_split: str = "val") -> RunResult:
+              train_split: str | SplitSpec = "train", val_split: str | SplitSpec = "val") -> RunResult:
     from absites.graph.build import FEATURE_NAMES
     from absites.train.loop import code_version, fit, input_dim, make_samples, predict, save_checkpoint
 
@@ -86,8 +91,9 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
              len(val.graphs), len(val.skipped))
     meta = {"model": model.name, "model_params": model.params, "training": asdict(training),
             "features": features.as_dict(), "surface": surface.as_dict() if surface else None,
-            "data": {"index": str(data.data_root() / data.index), "train_split": train_split,
-                     "val_split": val_split, "n_train": len(train.graphs), "n_val": len(val.graphs)},
+            "data": {"index": str(data.data_root() / data.index),
+                     "train_split": SplitSpec.of(train_split).describe(),
+                     "val_split": SplitSpec.of(val_split).describe(), "n_train": len(train.graphs), "n_val": len(val.graphs)},
             "skipped": train.skipped + val.skipped, "code_version": code_version(), "seed": training.seed,
             "feature_names": list(FEATURE_NAMES)}
     t0 = time.perf_counter()
@@ -115,7 +121,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
     train_seconds = time.perf_counter() - t0
     val_metrics = evaluate(val.graphs, val_preds, thresholds)
     (out_dir / "metrics.json").write_text(json.dumps(
-        {"split": val_split, "metrics": val_metrics, "thresholds": thresholds, "seconds_per_epoch": seconds_per_epoch,
+        {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds, "seconds_per_epoch": seconds_per_epoch,
          "train_seconds": train_seconds, "best_epoch": best_epoch, "meta": meta}, indent=1, default=str))
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
 
@@ -143,7 +149,7 @@ def load_run(run_dir: str | Path):
     return run, state["meta"], state.get("thresholds", {})
 
 
-def evaluate_run(run_dir: str | Path, split: str, data: DataConfig, workers: int = 2,
+def evaluate_run(run_dir: str | Path, split: str | SplitSpec, data: DataConfig, workers: int = 2,
                  split_column: str = "split") -> dict[str, Any]:
     """Metrics of a trained run on a split, at 0.5 and at the run's validation thresholds."""
     predict_fn, meta, thresholds = load_run(run_dir)
@@ -153,6 +159,6 @@ def evaluate_run(run_dir: str | Path, split: str, data: DataConfig, workers: int
     t0 = time.perf_counter()
     preds = predict_fn(part.graphs, part.surfaces)
     seconds = time.perf_counter() - t0
-    return {"split": split, "n_complexes": len(part.graphs), "skipped": part.skipped,
+    return {"split": SplitSpec.of(split, split_column).describe(), "n_complexes": len(part.graphs), "skipped": part.skipped,
             "metrics": evaluate(part.graphs, preds, thresholds), "thresholds": thresholds,
             "inference_seconds": seconds, "preds": {k: np.asarray(v).tolist() for k, v in preds.items()}}

@@ -1,0 +1,460 @@
+"""Benchmarks: every model × every seed on one split definition, summarised as tables and curves.
+
+A benchmark config (``configs/bench/<name>.yaml``) names the train / val / test
+parts (index column, value, optionally a ``sets`` member), the seeds, the
+training budget (epoch caps and patience for graph and surface networks) and
+the rows: a model config, optionally a surface config and parameter overrides.
+
+:func:`run_benchmark` prepares every split once (the cache is shared), then
+trains and tests each (row, seed) job in parallel processes, writing one JSON
+per job under ``results/<name>/runs/`` as soon as it is done (a re-run skips
+finished jobs, so an interrupted benchmark resumes). :func:`write_tables`
+turns those JSONs into ``table.md``, ``table.csv``, ``roc.png`` and ``pr.png``
+— results are produced from the job records, never edited by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from absites.config import (
+    CONFIG_DIR,
+    PROJECT_ROOT,
+    load_data_config,
+    load_feature_config,
+    load_model_config,
+    load_surface_config,
+    load_training_config,
+    load_yaml,
+)
+from absites.data.index import SplitSpec, read_index
+from absites.errors import AbsitesError, ConfigError
+
+log = logging.getLogger(__name__)
+
+BENCH_TASKS = ("paratope", "epitope")
+MAIN_METRIC = {"paratope": "auprc", "epitope": "auroc"}
+# (column in table.csv, key in the evaluation dict, header in table.md)
+TABLE_METRICS = (("auroc", "auroc", "AUROC"), ("auprc", "auprc", "AUPRC"), ("mcc", "mcc_at_val", "MCC"),
+                 ("f1", "f1_at_val", "F1"), ("precision", "precision_at_val", "Precision"),
+                 ("recall", "recall_at_val", "Recall"))
+CURVE_POINTS = 101
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One row of the table: a model config, its surface config and parameter overrides."""
+
+    label: str
+    model: str
+    surface: str | None = None
+    params: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # training-config overrides for this row only
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    name: str
+    title: str
+    splits: dict[str, SplitSpec]
+    rows: tuple[BenchRow, ...]
+    seeds: tuple[int, ...] = (42, 40, 63, 64, 65)
+    budget: dict = field(default_factory=dict)  # {"graph": {...}, "surface": {...}} training overrides
+    note: str = ""
+    data: str = "default"
+    features: str = "default"
+    training: str = "default"
+
+    def row(self, label: str) -> BenchRow:
+        for r in self.rows:
+            if r.label == label:
+                return r
+        raise ConfigError(f"bench {self.name}: no row {label!r}; rows: {', '.join(r.label for r in self.rows)}")
+
+
+def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
+    raw = load_yaml(path)
+    allowed = {"title", "note", "splits", "seeds", "budget", "models", "data", "features", "training"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    try:
+        splits = {part: SplitSpec(**raw["splits"][part]) for part in ("train", "val", "test")}
+        rows = tuple(BenchRow(**r) for r in raw["models"])
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: splits need train/val/test with value/column/sets and models need "
+                          f"label/model[/surface/params/training]: {exc}") from None
+    labels = [r.label for r in rows]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{path}: row labels must be unique")
+    for r in rows:
+        load_model_config(r.model)  # unknown model names fail here, not hours later
+        if r.surface:
+            load_surface_config(r.surface)
+    return BenchmarkConfig(name=path.stem, title=raw.get("title", path.stem), splits=splits, rows=rows,
+                           seeds=tuple(int(s) for s in raw.get("seeds", (42, 40, 63, 64, 65))),
+                           budget=raw.get("budget", {}) or {}, note=raw.get("note", ""),
+                           data=raw.get("data", "default"), features=raw.get("features", "default"),
+                           training=raw.get("training", "default"))
+
+
+def _row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int):
+    model = load_model_config(row.model)
+    model = dataclasses.replace(model, params={**model.params, **row.params})
+    training = load_training_config(bench.training)
+    kind = "surface" if model.needs_surfaces else "graph"
+    overrides = {**bench.budget.get(kind, {}), **row.training, "seed": seed}
+    try:
+        training = dataclasses.replace(training, **overrides)
+    except TypeError as exc:
+        raise ConfigError(f"bench {bench.name}: bad training override for {row.label}: {exc}") from None
+    surface = load_surface_config(row.surface or "default") if model.needs_surfaces else None
+    return model, training, surface
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def job_path(out_dir: Path, label: str, seed: int) -> Path:
+    return out_dir / "runs" / _slug(label) / f"seed{seed}.json"
+
+
+def git_commit() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (rev + ("-dirty" if dirty else "")) if rev else "unknown"
+
+
+def machine_description() -> str:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def _curves(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
+    """ROC (TPR on a fixed FPR grid) and PR (precision on a fixed recall grid), for seed-averaged figures."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    if y.all() or not y.any():
+        return {}
+    fpr, tpr, _ = roc_curve(y, s)
+    precision, recall, _ = precision_recall_curve(y, s)
+    # interpolated precision: the best precision at recall >= r (the usual monotone envelope)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    order = np.argsort(recall)
+    prec_at = np.interp(grid, recall[order], envelope[order])
+    return {"tpr": np.interp(grid, fpr, tpr).round(5).tolist(), "precision": prec_at.round(5).tolist(),
+            "prevalence": float(y.mean())}
+
+
+def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_dir: Path, threads: int = 1,
+            command: str = "") -> dict[str, Any]:
+    """Train one (row, seed), test it, write its JSON record. Errors are recorded, not raised."""
+    import torch
+
+    from absites.evaluate.report import gather
+    from absites.train.run import evaluate_run, train_run
+
+    torch.set_num_threads(max(1, threads))
+    row = bench.row(label)
+    record: dict[str, Any] = {"benchmark": bench.name, "label": label, "model": row.model, "seed": seed,
+                              "surface": row.surface, "params": row.params, "commit": git_commit(),
+                              "machine": machine_description(), "threads": threads, "command": command,
+                              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    path = job_path(out_dir, label, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        model, training, surface = _row_configs(bench, row, seed)
+        data, features = load_data_config(bench.data), load_feature_config(bench.features)
+        run_dir = runs_dir / bench.name / _slug(label) / f"seed{seed}"
+        t0 = time.perf_counter()
+        result = train_run(model, training, data, features, surface, run_dir, resume=True, workers=1,
+                           train_split=bench.splits["train"], val_split=bench.splits["val"])
+        train_wall = time.perf_counter() - t0
+        test = evaluate_run(run_dir, bench.splits["test"], data, workers=1)
+        from absites.train.run import load_split
+
+        test_graphs = load_split(bench.splits["test"], data, features, surface if model.needs_surfaces else None,
+                                 workers=1).graphs
+        preds = {k: np.asarray(v) for k, v in test["preds"].items()}
+        curves = {}
+        for task in BENCH_TASKS:
+            pairs = gather(test_graphs, preds, task)
+            curves[task] = _curves(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+        meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
+        record.update({
+            "status": "ok", "training": dataclasses.asdict(training), "model_params": model.params,
+            "n_train": meta["data"]["n_train"], "n_val": meta["data"]["n_val"], "n_test": test["n_complexes"],
+            "skipped": meta.get("skipped", []) + test["skipped"],
+            "train_seconds": result.train_seconds, "train_wall_seconds": train_wall,
+            "seconds_per_epoch": result.seconds_per_epoch, "best_epoch": result.best_epoch,
+            "epochs_run": len(json.loads((run_dir / "best.json").read_text())["history"])
+            if (run_dir / "best.json").exists() else 0,
+            "inference_seconds": test["inference_seconds"],
+            "val_metrics": result.val_metrics, "thresholds": result.thresholds, "test_metrics": test["metrics"],
+            "curves": curves,
+        })
+    except AbsitesError as exc:
+        record.update({"status": "failed", "error": str(exc)})
+        log.error("bench %s %s seed %d failed: %s", bench.name, label, seed, exc)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=float))
+    tmp.replace(path)
+    return record
+
+
+def measure_preparation(bench: BenchmarkConfig, n: int = 3) -> dict[str, float]:
+    """Median seconds per complex to build records from scratch (one process), for the first ``n``
+    test complexes: residue graph (parse, numbering, labels, SASA, graph), and graph + surfaces for
+    each surface config."""
+    from absites.data.prepare import prepare
+
+    data, features = load_data_config(bench.data), load_feature_config(bench.features)
+    spec = bench.splits["test"]
+    entries = read_index(data.data_root() / data.index, split=spec.value, split_column=spec.column,
+                         sets=spec.sets, primary_only=data.primary_only)[:n]
+    out: dict[str, float] = {}
+    surfaces = sorted({r.surface or "default" for r in bench.rows if load_model_config(r.model).needs_surfaces})
+    for name in [None, *surfaces]:
+        with tempfile.TemporaryDirectory() as tmp:
+            times = []
+            for entry in entries:
+                t0 = time.perf_counter()
+                prepare([entry], features, Path(tmp), workers=1, progress=False,
+                        surface_cfg=load_surface_config(name) if name else None)
+                times.append(time.perf_counter() - t0)
+        out["graph" if name is None else f"surface:{name}"] = float(np.median(times)) if times else float("nan")
+    return out
+
+
+def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs_root: str | Path = "runs/bench",
+                  jobs: int = 2, labels: list[str] | None = None, seeds: list[int] | None = None,
+                  force: bool = False, command: str = "") -> Path:
+    """Run every missing (row, seed) job of a benchmark, then write its tables and figures."""
+    from joblib import Parallel, delayed
+
+    from absites.train.run import load_split
+
+    out_dir = Path(out_root) / bench.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = Path(runs_root)
+    rows = [bench.row(lb) for lb in labels] if labels else list(bench.rows)
+    seeds = list(seeds) if seeds else list(bench.seeds)
+    data, features = load_data_config(bench.data), load_feature_config(bench.features)
+    # Prepare every split for every input kind once, here: jobs then only read the cache.
+    surfaces = sorted({r.surface or "default" for r in rows if load_model_config(r.model).needs_surfaces})
+    for name in [None, *surfaces]:
+        for spec in bench.splits.values():
+            part = load_split(spec, data, features, load_surface_config(name) if name else None, workers=jobs)
+            if part.skipped:
+                log.warning("%s %s: %d skipped (%s)", spec.describe(), name or "graphs", len(part.skipped),
+                            "; ".join(part.skipped[:3]))
+    prep_path = out_dir / "preparation.json"
+    if force or not prep_path.exists():
+        prep_path.write_text(json.dumps({"seconds_per_complex": measure_preparation(bench),
+                                         "machine": machine_description(), "commit": git_commit()}, indent=1))
+    todo = [(r.label, s) for s in seeds for r in rows
+            if force or not job_path(out_dir, r.label, s).exists()
+            or json.loads(job_path(out_dir, r.label, s).read_text()).get("status") != "ok"]
+    log.info("bench %s: %d jobs to run (%d rows × %d seeds asked)", bench.name, len(todo), len(rows), len(seeds))
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    if todo:
+        if jobs <= 1:
+            for label, seed in todo:
+                run_job(bench, label, seed, out_dir, runs_dir, threads, command)
+        else:
+            Parallel(n_jobs=jobs, backend="loky")(
+                delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command) for label, seed in todo)
+    write_tables(bench, out_dir)
+    return out_dir
+
+
+def _load_records(bench: BenchmarkConfig, out_dir: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted((out_dir / "runs").glob("*/seed*.json")):
+        rec = json.loads(path.read_text())
+        if rec.get("benchmark") == bench.name:
+            records.append(rec)
+    return records
+
+
+def _fmt(values: list[float], digits: int = 3) -> str:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return "–"
+    if v.size == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def summarise(bench: BenchmarkConfig, records: list[dict[str, Any]], prep: dict[str, float]) -> list[dict[str, Any]]:
+    """One summary dict per (row, task): mean / std over seeds of every metric and time."""
+    out = []
+    for row in bench.rows:
+        recs = [r for r in records if r["label"] == row.label and r.get("status") == "ok"]
+        if not recs:
+            continue
+        surface_key = f"surface:{row.surface or 'default'}" if load_model_config(row.model).needs_surfaces else None
+        prep_s = prep.get(surface_key or "graph", float("nan"))  # a surface record's time includes its graph
+        for task in BENCH_TASKS:
+            entry: dict[str, Any] = {"benchmark": bench.name, "model": row.label, "task": task,
+                                     "n_seeds": len(recs), "seeds": " ".join(str(r["seed"]) for r in recs)}
+            for col, key, _ in TABLE_METRICS:
+                values = [r["test_metrics"][task].get(key, float("nan")) for r in recs]
+                entry[f"{col}_values"] = values
+                entry[f"{col}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+                entry[f"{col}_std"] = float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else float("nan")
+            n_test = [r["n_test"] for r in recs]
+            entry.update({
+                "prep_seconds_per_complex": prep_s,
+                "train_seconds": float(np.mean([r["train_seconds"] for r in recs])),
+                "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in recs])),
+                "best_epoch": float(np.mean([r["best_epoch"] for r in recs])),
+                "inference_seconds_per_complex": float(np.mean([r["inference_seconds"] / max(1, n)
+                                                                for r, n in zip(recs, n_test)])),
+                "n_train": recs[0]["n_train"], "n_val": recs[0]["n_val"], "n_test": recs[0]["n_test"],
+                "commits": " ".join(sorted({r["commit"] for r in recs})),
+            })
+            out.append(entry)
+    return out
+
+
+def _figures(bench: BenchmarkConfig, records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    written = []
+    for kind, key, xlabel, ylabel in (("roc", "tpr", "false positive rate", "true positive rate"),
+                                      ("pr", "precision", "recall", "precision")):
+        fig, axes = plt.subplots(1, len(BENCH_TASKS), figsize=(6 * len(BENCH_TASKS), 5))
+        for ax, task in zip(np.atleast_1d(axes), BENCH_TASKS):
+            prevalence = []
+            for row in bench.rows:
+                curves = [r["curves"][task] for r in records
+                          if r["label"] == row.label and r.get("status") == "ok" and r["curves"].get(task)]
+                if not curves:
+                    continue
+                mean = np.mean([c[key] for c in curves], axis=0)
+                prevalence += [c["prevalence"] for c in curves]
+                metric = "auroc" if kind == "roc" else "auprc"
+                values = [r["test_metrics"][task][metric] for r in records
+                          if r["label"] == row.label and r.get("status") == "ok"]
+                ax.plot(grid, mean, lw=1.5, label=f"{row.label} ({np.mean(values):.3f}, n={len(curves)})")
+            if kind == "roc":
+                ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=1)
+            elif prevalence:
+                ax.axhline(float(np.mean(prevalence)), ls=":", c="grey", lw=1, label="prevalence")
+            ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel=xlabel, ylabel=ylabel,
+                   title=f"{task} — {bench.name} test, mean over seeds")
+            ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "upper right")
+        fig.tight_layout()
+        path = out_dir / f"{kind}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
+    """``table.csv``, ``table.md``, ``roc.png``, ``pr.png`` from the job records under ``out_dir/runs``."""
+    out_dir = Path(out_dir)
+    records = _load_records(bench, out_dir)
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
+        raise AbsitesError(f"bench {bench.name}: no finished job under {out_dir / 'runs'}")
+    prep_file = out_dir / "preparation.json"
+    prep = json.loads(prep_file.read_text())["seconds_per_complex"] if prep_file.exists() else {}
+    summary = summarise(bench, records, prep)
+    columns = ["benchmark", "model", "task", "n_seeds", "seeds"]
+    for col, _, _ in TABLE_METRICS:
+        columns += [f"{col}_mean", f"{col}_std"]
+    columns += ["prep_seconds_per_complex", "train_seconds", "seconds_per_epoch", "best_epoch",
+                "inference_seconds_per_complex", "n_train", "n_val", "n_test", "commits"]
+    with (out_dir / "table.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for entry in summary:
+            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in entry.items()})
+    first = ok[0]
+    lines = [f"# {bench.title}", "",
+             f"Benchmark `{bench.name}` (configs/bench/{bench.name}.yaml). Produced by "
+             f"`{first.get('command') or 'absites bench ' + bench.name}` from the job records in `runs/`; "
+             "not edited by hand.", "",
+             f"* Splits: train = {bench.splits['train'].describe()} ({first['n_train']} complexes), "
+             f"val (early stopping, thresholds) = {bench.splits['val'].describe()} ({first['n_val']}), "
+             f"test = {bench.splits['test'].describe()} ({first['n_test']}).",
+             f"* Commit(s): {', '.join(sorted({r['commit'] for r in ok}))}; machine: {first['machine']}; "
+             f"{first['threads']} torch thread(s) per job; dates {min(r['date'] for r in ok)[:10]}"
+             f"–{max(r['date'] for r in ok)[:10]}.",
+             f"* Seeds asked: {', '.join(map(str, bench.seeds))}. Training budget: "
+             + "; ".join(f"{k} networks {', '.join(f'{a}={b}' for a, b in v.items())}" for k, v in bench.budget.items())
+             + ".",
+             "* Metrics on test, residue level, pooled over complexes; mean ± sample std over seeds. MCC, F1, "
+             "precision and recall at the threshold that maximised MCC on val. Paratope: CDR residues (Chothia "
+             "±2); epitope: all antigen residues.",
+             "* Times: preparation = median s per complex from scratch (graph record, plus surfaces for surface "
+             "rows, one process); train = s per run incl. validation; inference = s per test complex.",
+             ]
+    if bench.note:
+        lines += ["", bench.note.strip()]
+    failed = [r for r in records if r.get("status") != "ok"]
+    if failed:
+        lines += ["", "Failed jobs: " + "; ".join(f"{r['label']} seed {r['seed']}: {r.get('error', '?')}"
+                                                  for r in failed)]
+    baselines = {"random", "prior", "gbm"}
+    for task in BENCH_TASKS:
+        rows = [e for e in summary if e["task"] == task]
+        main = MAIN_METRIC[task]
+        best = {col: max((e[f"{col}_mean"] for e in rows if np.isfinite(e[f"{col}_mean"])), default=np.nan)
+                for col, _, _ in TABLE_METRICS}
+        lines += ["", f"## {task} (main metric: {main.upper()})", "",
+                  "| model | seeds | " + " | ".join(h for _, _, h in TABLE_METRICS)
+                  + " | prep s | train s | s/epoch | infer s |",
+                  "|---|---:|" + "---:|" * len(TABLE_METRICS) + "---:|---:|---:|---:|"]
+        for e in rows:
+            cells = []
+            for col, _, _ in TABLE_METRICS:
+                text = _fmt(e[f"{col}_values"])
+                cells.append(f"**{text}**" if np.isclose(e[f"{col}_mean"], best[col]) else text)
+            lines.append(f"| {e['model']} | {e['n_seeds']} | " + " | ".join(cells)
+                         + f" | {e['prep_seconds_per_complex']:.2f} | {e['train_seconds']:.0f} "
+                           f"| {e['seconds_per_epoch']:.1f} | {e['inference_seconds_per_complex']:.3f} |")
+        base = [e for e in rows if bench.row(e["model"]).model in baselines]
+        nets = [e for e in rows if bench.row(e["model"]).model not in baselines]
+        if base and nets:
+            top = max(base, key=lambda e: e[f"{main}_mean"])
+            below = [e["model"] for e in nets if e[f"{main}_mean"] <= top[f"{main}_mean"]]
+            lines += ["", f"Best baseline on {main.upper()}: {top['model']} ({top[f'{main}_mean']:.3f}). "
+                      + (f"Networks not above it: {', '.join(below)}." if below
+                         else "Every network is above it.")]
+    lines += ["", "Figures: `roc.png`, `pr.png` (per model, curves averaged over seeds at fixed FPR / recall).", ""]
+    (out_dir / "table.md").write_text("\n".join(lines))
+    return [out_dir / "table.csv", out_dir / "table.md", *_figures(bench, records, out_dir)]
