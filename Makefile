@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,8 +69,15 @@ SPLIT ?= test
 evaluate: $(STAMP)
 	$(BIN)/absites evaluate --checkpoint $(RUN) --split $(SPLIT)
 
-## make bench: all benchmark scripts
-bench: bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
+## make bench: the benchmark tables (results/<benchmark>/), then the speed benchmark scripts
+bench: bench-tables bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
+
+## make bench-tables: every model x 5 seeds on the GEP, docking and PECAN benchmarks (resumable; JOBS=2)
+JOBS ?= 2
+bench-tables: bench-gep bench-docking bench-pecan
+
+bench-gep bench-docking bench-pecan: bench-%: $(STAMP)
+	$(BIN)/absites bench $* --jobs $(JOBS)
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py

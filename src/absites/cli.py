@@ -273,6 +273,29 @@ def bench(benchmark, jobs, models, seeds, out_root, runs_root, force, tables_onl
         click.echo(str(path))
 
 
+@cli.command()
+@click.argument("benchmark")
+@click.option("--sigmas", default="0.5,1.0", show_default=True, help="Noise standard deviations in Å.")
+@click.option("--models", default=None, help="Only these rows (comma-separated labels) [default: all finished].")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder of the benchmark [default: <project>/results].")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directories of the benchmark [default: <project>/runs/bench].")
+def robustness(benchmark, sigmas, models, out_root, runs_root) -> None:
+    """Metric drops of every trained BENCHMARK run on test structures with Gaussian coordinate noise:
+    results/robustness-BENCHMARK/table.md and table.csv."""
+    from absites.config import PROJECT_ROOT
+    from absites.evaluate.benchmark import load_benchmark_config
+    from absites.evaluate.robustness import run_robustness
+
+    cfg = load_benchmark_config(benchmark)
+    argv = sys.argv[sys.argv.index("robustness"):] if "robustness" in sys.argv else ["robustness", benchmark]
+    out = run_robustness(cfg, tuple(float(x) for x in sigmas.split(",")), out_root or PROJECT_ROOT / "results",
+                         runs_root or PROJECT_ROOT / "runs" / "bench",
+                         [m.strip() for m in models.split(",")] if models else None, "absites " + " ".join(argv))
+    click.echo(str(out / "table.md"))
+
+
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
 
 

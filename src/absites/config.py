@@ -139,7 +139,7 @@ class ModelConfig:
     params: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        known = ("random", "prior", "gbm", "epmp", "egnn", "gatv2", "diffusionnet", "pointnet")
+        known = ("random", "prior", "gbm", "epmp", "egnn", "gatv2", "diffusionnet", "pointnet", "joint")
         if self.name not in known:
             raise ConfigError(f"model: unknown name {self.name!r}; choose one of {', '.join(known)}")
         if not isinstance(self.params, dict):
@@ -151,7 +151,7 @@ class ModelConfig:
 
     @property
     def needs_surfaces(self) -> bool:
-        return self.name in ("diffusionnet", "pointnet")
+        return self.name in ("diffusionnet", "pointnet", "joint")
 
 
 @dataclass(frozen=True)

@@ -207,14 +207,15 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
             pairs = gather(test_graphs, preds, task)
             curves[task] = _curves(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
         meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
+        history = (json.loads((run_dir / "best.json").read_text())["history"]
+                   if (run_dir / "best.json").exists() else [])
         record.update({
             "status": "ok", "training": dataclasses.asdict(training), "model_params": model.params,
             "n_train": meta["data"]["n_train"], "n_val": meta["data"]["n_val"], "n_test": test["n_complexes"],
             "skipped": meta.get("skipped", []) + test["skipped"],
             "train_seconds": result.train_seconds, "train_wall_seconds": train_wall,
             "seconds_per_epoch": result.seconds_per_epoch, "best_epoch": result.best_epoch,
-            "epochs_run": len(json.loads((run_dir / "best.json").read_text())["history"])
-            if (run_dir / "best.json").exists() else 0,
+            "epochs_run": len(history), "history": history,
             "inference_seconds": test["inference_seconds"],
             "val_metrics": result.val_metrics, "thresholds": result.thresholds, "test_metrics": test["metrics"],
             "curves": curves,

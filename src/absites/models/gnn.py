@@ -15,6 +15,12 @@ not invariant to rotation).
 * :class:`GATv2Net` — the modern variant: GATv2 with edge features within each
   protein and GATv2 across, interleaved, with LayerNorm and residuals.
 
+EGNN and GATv2 take ``fusion`` (see :mod:`absites.models.fusion`): ``edges``
+(default: messages along the cross edges, CDR × antigen), ``cross_attention``
+(dense attention between all residues of the two proteins, in every layer) or
+``late`` (no exchange inside the encoder; the partner's max-pooled feature is
+appended before the head, as the reference's surface models do).
+
 Shapes (all forwards): ``x (N, F)``, ``pos (N, 3)``, ``edge_index (2, E)``,
 ``edge_attr (E, 2)`` raw (distance Å, sequence separation), ``cross_edge_index
 (2, C)``, ``is_antibody (N,)`` bool → logits ``(N,)``.
@@ -26,6 +32,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, MessagePassing
 from torch_geometric.utils import softmax
+
+from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
+
+GRAPH_FUSIONS = ("edges", "cross_attention", "late")
 
 
 def edge_features(edge_attr: Tensor) -> Tensor:
@@ -118,19 +128,29 @@ class EGNN(nn.Module):
 
     needs = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index")
 
-    def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, dropout: float = 0.1):
+    def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, dropout: float = 0.1,
+                 fusion: str = "edges"):
         super().__init__()
+        self.fusion = check_fusion(fusion, GRAPH_FUSIONS)
         self.embed = nn.Linear(in_dim, hidden)
         self.layers = nn.ModuleList(EGNNLayer(hidden, EDGE_DIM, dropout) for _ in range(layers))
-        self.cross = nn.ModuleList(CrossAttention(hidden, dropout) for _ in range(layers))
-        self.head = mlp([hidden + in_dim, hidden, 1], dropout)
+        if fusion == "edges":
+            self.cross = nn.ModuleList(CrossAttention(hidden, dropout) for _ in range(layers))
+        elif fusion == "cross_attention":
+            self.cross = nn.ModuleList(ResidueCrossAttention(hidden, 4, dropout) for _ in range(layers))
+        self.head = mlp([hidden * (2 if fusion == "late" else 1) + in_dim, hidden, 1], dropout)
 
-    def forward(self, x, pos, edge_index, edge_attr, cross_edge_index, **_):
+    def forward(self, x, pos, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None, **_):
         ef = edge_features(edge_attr)
         h, p = self.embed(x), pos
-        for layer, cross in zip(self.layers, self.cross):
+        for i, layer in enumerate(self.layers):
             h, p = layer(h, p, edge_index, ef)
-            h = cross(h, cross_edge_index)
+            if self.fusion == "edges":
+                h = self.cross[i](h, cross_edge_index)
+            elif self.fusion == "cross_attention":
+                h = self.cross[i](h, is_antibody, _batch(batch, h))
+        if self.fusion == "late":
+            h = torch.cat([h, partner_pool(h, is_antibody, _batch(batch, h))], dim=1)
         return self.head(torch.cat([h, x], dim=1)).squeeze(1)
 
 
@@ -139,22 +159,37 @@ class GATv2Net(nn.Module):
 
     needs = ("x", "edge_index", "edge_attr", "cross_edge_index")
 
-    def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1):
+    def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1,
+                 fusion: str = "edges"):
         super().__init__()
+        self.fusion = check_fusion(fusion, GRAPH_FUSIONS)
         self.embed = nn.Linear(in_dim, hidden)
         self.intra = nn.ModuleList(
             GATv2Conv(hidden, hidden // heads, heads=heads, edge_dim=EDGE_DIM, dropout=dropout) for _ in range(layers))
-        self.inter = nn.ModuleList(
-            GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout, add_self_loops=False)
-            for _ in range(layers))
+        if fusion == "edges":
+            self.inter = nn.ModuleList(
+                GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout, add_self_loops=False)
+                for _ in range(layers))
+        elif fusion == "cross_attention":
+            self.inter = nn.ModuleList(ResidueCrossAttention(hidden, heads, dropout) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(2 * layers))
         self.dropout = nn.Dropout(dropout)
-        self.head = mlp([hidden + in_dim, hidden, 1], dropout)
+        self.head = mlp([hidden * (2 if fusion == "late" else 1) + in_dim, hidden, 1], dropout)
 
-    def forward(self, x, edge_index, edge_attr, cross_edge_index, **_):
+    def forward(self, x, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None, **_):
         ef = edge_features(edge_attr)
         h = self.embed(x)
-        for i, (intra, inter) in enumerate(zip(self.intra, self.inter)):
+        for i, intra in enumerate(self.intra):
             h = h + self.dropout(intra(self.norms[2 * i](h), edge_index, ef).relu())
-            h = h + self.dropout(inter(self.norms[2 * i + 1](h), cross_edge_index).relu())
+            if self.fusion == "edges":
+                h = h + self.dropout(self.inter[i](self.norms[2 * i + 1](h), cross_edge_index).relu())
+            elif self.fusion == "cross_attention":
+                h = self.inter[i](h, is_antibody, _batch(batch, h))
+        if self.fusion == "late":
+            h = torch.cat([h, partner_pool(h, is_antibody, _batch(batch, h))], dim=1)
         return self.head(torch.cat([h, x], dim=1)).squeeze(1)
+
+
+def _batch(batch: Tensor | None, h: Tensor) -> Tensor:
+    """The complex index of each residue (one complex when no batch vector is given)."""
+    return batch if batch is not None else torch.zeros(h.shape[0], dtype=torch.long, device=h.device)

@@ -11,6 +11,12 @@ spectral diffusion ``Φ diag(exp(-λ t_c)) Φᵀ M x`` with a learned time per
 channel, spatial-gradient features ``tanh(Re(conj(∇x) · A ∇x))`` from the
 tangent-plane gradient operators, and a per-vertex MLP with a residual.
 
+``fusion: cross_attention`` adds early antibody–antigen fusion inside the
+encoder: after every DiffusionNet block (after the encoder for PointNet), vertex
+features are mean-pooled to residues, the residues of each protein attend to
+those of its partner (:class:`absites.models.fusion.ResidueCrossAttention`),
+and the change is broadcast back to the vertices. The late partner vector stays.
+
 Shapes: a :class:`SurfaceBatch` holds several meshes; vertex arrays are
 concatenated and ``vertex_residue`` already indexes the residues of the whole
 graph batch (offsets applied by :func:`collate_surfaces`).
@@ -24,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from absites.models.fusion import ResidueCrossAttention, check_fusion
 from absites.models.gnn import mlp
 
 
@@ -195,7 +202,7 @@ class SurfaceNet(nn.Module):
     needs = ("surfaces",)
 
     def __init__(self, in_dim: int, encoder: str = "diffusionnet", width: int = 64, blocks: int = 4,
-                 dropout: float = 0.1, pooling: str = "mean", augment_rotation: bool = True):
+                 dropout: float = 0.1, pooling: str = "mean", augment_rotation: bool = True, fusion: str = "late"):
         super().__init__()
         make = {
             "diffusionnet": lambda: DiffusionNetEncoder(in_dim, width, blocks, dropout),
@@ -203,6 +210,11 @@ class SurfaceNet(nn.Module):
         }[encoder]
         self.encoder_name = encoder
         self.enc_ab, self.enc_ag = make(), make()
+        self.fusion = check_fusion(fusion)
+        if fusion == "cross_attention":
+            stages = blocks if encoder == "diffusionnet" else 1
+            self.cross = nn.ModuleList(ResidueCrossAttention(width, 4, dropout) for _ in range(stages))
+            self.cross_proj = nn.ModuleList(nn.Linear(width, width) for _ in range(stages))
         self.head = mlp([2 * width, width, 1], dropout)
         self.buried_logit = nn.Parameter(torch.tensor(-3.0))
         self.pooling = pooling
@@ -213,14 +225,37 @@ class SurfaceNet(nn.Module):
         return MeshTensors(mesh.x, mesh.pos @ q, mesh.mass, mesh.evals, mesh.evecs, mesh.grad_x, mesh.grad_y,
                            mesh.vertex_residue, mesh.is_antibody)
 
-    def forward(self, surfaces: SurfaceBatch, n_residues: int, **_) -> Tensor:
-        feats, globals_ = [], []
-        for mesh in surfaces.meshes:
-            if self.training and self.augment_rotation:
-                mesh = self._rotate(mesh)
-            h = (self.enc_ab if mesh.is_antibody else self.enc_ag)(mesh)
-            feats.append(h)
-            globals_.append(h.max(dim=0).values)
+    def _fuse(self, stage: int, feats: list[Tensor], meshes: list[MeshTensors], n_residues: int,
+              is_antibody: Tensor, batch: Tensor) -> list[Tensor]:
+        """Vertices -> residues (mean), cross-protein attention, change broadcast back to the vertices."""
+        idx = torch.cat([m.vertex_residue for m in meshes])
+        h = torch.cat(feats)
+        count = torch.zeros(n_residues, device=h.device).index_add_(0, idx, torch.ones_like(idx, dtype=h.dtype))
+        res = torch.zeros(n_residues, h.shape[1], device=h.device, dtype=h.dtype).index_add(0, idx, h)
+        res = res / count.clamp(min=1).unsqueeze(1)
+        delta = self.cross_proj[stage](self.cross[stage](res, is_antibody, batch, valid=count > 0) - res)
+        return [f + delta[m.vertex_residue] for f, m in zip(feats, meshes)]
+
+    def _encode(self, meshes: list[MeshTensors], n_residues: int, is_antibody: Tensor | None,
+                batch: Tensor | None) -> list[Tensor]:
+        encoders = [self.enc_ab if m.is_antibody else self.enc_ag for m in meshes]
+        if self.fusion == "late":
+            return [enc(m) for enc, m in zip(encoders, meshes)]
+        if is_antibody is None or batch is None:
+            raise ValueError("fusion: cross_attention needs is_antibody and batch (residue -> complex)")
+        if self.encoder_name == "pointnet":
+            return self._fuse(0, [enc(m) for enc, m in zip(encoders, meshes)], meshes, n_residues, is_antibody, batch)
+        feats = [enc.inp(m.x) for enc, m in zip(encoders, meshes)]
+        for b in range(len(self.cross)):
+            feats = [enc.blocks[b](f, m) for enc, f, m in zip(encoders, feats, meshes)]
+            feats = self._fuse(b, feats, meshes, n_residues, is_antibody, batch)
+        return feats
+
+    def forward(self, surfaces: SurfaceBatch, n_residues: int, is_antibody: Tensor | None = None,
+                batch: Tensor | None = None, **_) -> Tensor:
+        meshes = [self._rotate(m) if self.training and self.augment_rotation else m for m in surfaces.meshes]
+        feats = self._encode(meshes, n_residues, is_antibody, batch)
+        globals_ = [h.max(dim=0).values for h in feats]
         vertex_logits, vertex_res = [], []
         for i, (mesh, h) in enumerate(zip(surfaces.meshes, feats)):
             owner = surfaces.complex_of_mesh[i]

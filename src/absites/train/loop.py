@@ -42,12 +42,15 @@ from absites.evaluate.metrics import auprc
 from absites.evaluate.report import gather
 from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites.models.gnn import EGNN, EPMP, GATv2Net
+from absites.models.joint import JointNet
 from absites.models.surface import MeshTensors, SurfaceNet, collate_surfaces, mesh_tensors
+from absites.train.balance import apply_init_scale, param_groups, split_balance
 
 log = logging.getLogger(__name__)
 
 GRAPH_MODELS = {"epmp": EPMP, "egnn": EGNN, "gatv2": GATv2Net}
 SURFACE_ENCODERS = ("diffusionnet", "pointnet")
+JOINT_MODELS = ("joint",)
 
 
 @dataclass
@@ -72,7 +75,8 @@ def make_samples(graphs: list[ResidueGraph], surfaces: dict[str, tuple] | None =
 
 
 def is_surface_model(name: str) -> bool:
-    return name in SURFACE_ENCODERS
+    """Whether the model reads surfaces (surface encoders and the joint graph-surface model)."""
+    return name in SURFACE_ENCODERS or name in JOINT_MODELS
 
 
 def input_dim(samples: list[Sample]) -> int:
@@ -82,11 +86,17 @@ def input_dim(samples: list[Sample]) -> int:
 
 
 def build_model(name: str, params: dict[str, Any], in_dim: int) -> nn.Module:
+    """The network ``name`` with constructor ``params`` (``init_scale`` / ``lr_scale`` are left out:
+    :mod:`absites.train.balance` applies them when training starts)."""
+    params, _ = split_balance(params)
     if name in GRAPH_MODELS:
         return GRAPH_MODELS[name](in_dim, **params)
     if name in SURFACE_ENCODERS:
         return SurfaceNet(in_dim, encoder=name, **params)
-    raise ValueError(f"unknown model {name!r}; choose one of {sorted(GRAPH_MODELS) + list(SURFACE_ENCODERS)}")
+    if name == "joint":
+        return JointNet(in_dim, **params)
+    known = sorted(GRAPH_MODELS) + list(SURFACE_ENCODERS) + list(JOINT_MODELS)
+    raise ValueError(f"unknown model {name!r}; choose one of {known}")
 
 
 def seed_everything(seed: int) -> None:
@@ -142,7 +152,7 @@ def collate(samples: list[Sample], device: torch.device) -> dict[str, Any]:
     batch = Batch.from_data_list([s.data for s in samples]).to(device)
     inputs = {"x": batch.x, "pos": batch.pos_ca, "edge_index": batch.edge_index, "edge_attr": batch.edge_attr,
               "cross_edge_index": batch.cross_edge_index, "is_antibody": batch.is_antibody,
-              "n_residues": batch.num_nodes}
+              "batch": batch.batch, "n_residues": batch.num_nodes}
     if samples[0].meshes is not None:
         inputs["surfaces"] = collate_surfaces([s.meshes for s in samples],
                                               [s.graph.num_nodes for s in samples]).to(device)
@@ -228,7 +238,10 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
     rank, world = distributed_context(device)
     amp = cfg.amp and device.type == "cuda"
     in_dim = input_dim(train)
-    model = build_model(model_name, model_params, in_dim).to(device)
+    model = build_model(model_name, model_params, in_dim)
+    _, balance = split_balance(model_params)
+    apply_init_scale(model, balance["init_scale"])
+    model = model.to(device)
     net = model  # what the optimiser steps through: DDP-wrapped under torchrun
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -236,7 +249,7 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                       find_unused_parameters=True)
         out_dir = out_dir if rank == 0 else None  # rank 0 alone writes checkpoints
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, balance["lr_scale"], cfg.lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
              if cfg.scheduler == "cosine" else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
     out_dir = Path(out_dir) if out_dir else None

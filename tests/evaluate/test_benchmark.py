@@ -1,0 +1,100 @@
+"""Benchmark runner, tables, figures and the coordinate-noise robustness table, on the sample."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from absites.config import CONFIG_DIR
+from absites.data.index import SplitSpec, read_index
+from absites.errors import ConfigError
+from absites.evaluate.benchmark import job_path, load_benchmark_config, run_benchmark, write_tables
+from absites.evaluate.robustness import run_robustness
+from conftest import FULL_INDEX
+
+ROWS = ["random", "prior", "egnn"]
+
+
+def test_split_spec_selects_docking_complexes_of_val():
+    spec = SplitSpec("val", sets="abag_docking_bm5.5")
+    entries = read_index(FULL_INDEX, split=spec.value, split_column=spec.column, sets=spec.sets)
+    everything = read_index(FULL_INDEX, split="val")
+    assert len(everything) == 22 and len(entries) == 18  # README: 13 + 5 docking entries in val
+    assert all("abag_docking_bm5.5" in e.extra["sets"].split(";") for e in entries)
+    assert spec.tag == "split-val-abag_docking_bm5.5"
+
+
+def test_shipped_benchmark_configs_load():
+    for name in ("gep", "pecan", "docking"):
+        cfg = load_benchmark_config(name)
+        assert cfg.seeds == (42, 40, 63, 64, 65)
+        assert {"random", "prior", "gbm", "epmp", "egnn", "gatv2", "pointnet"} <= {r.label for r in cfg.rows}
+    assert load_benchmark_config("docking").splits["test"] == SplitSpec("val", sets="abag_docking_bm5.5")
+
+
+def test_bad_benchmark_config_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text((CONFIG_DIR / "bench" / "sample.yaml").read_text().replace("model: prior", "model: nope"))
+    with pytest.raises(ConfigError, match="nope"):
+        load_benchmark_config(path)
+
+
+@pytest.fixture(scope="module")
+def sample_bench(tmp_path_factory):
+    out, runs = tmp_path_factory.mktemp("results"), tmp_path_factory.mktemp("runs")
+    cfg = load_benchmark_config("sample")
+    run_benchmark(cfg, out, runs, jobs=1, labels=ROWS, command="pytest")
+    return cfg, out, runs
+
+
+def test_benchmark_writes_tables_and_figures(sample_bench):
+    cfg, out, _ = sample_bench
+    folder = out / "sample"
+    for name in ("table.md", "table.csv", "roc.png", "pr.png", "preparation.json"):
+        assert (folder / name).stat().st_size > 0
+    with (folder / "table.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["model"], r["task"]) for r in rows} == {(m, t) for m in ROWS for t in ("paratope", "epitope")}
+    for r in rows:
+        assert r["n_seeds"] == "2" and r["n_train"] == "10" and r["n_test"] == "10"
+        for metric in ("auroc", "auprc", "f1", "precision", "recall"):
+            assert 0.0 <= float(r[f"{metric}_mean"]) <= 1.0
+    # the table is the records' mean and sample std, nothing else
+    recs = [json.loads(job_path(folder, "egnn", s).read_text()) for s in (42, 40)]
+    values = [r["test_metrics"]["epitope"]["auroc"] for r in recs]
+    row = next(r for r in rows if r["model"] == "egnn" and r["task"] == "epitope")
+    assert float(row["auroc_mean"]) == pytest.approx(np.mean(values), abs=1e-4)
+    assert float(row["auroc_std"]) == pytest.approx(np.std(values, ddof=1), abs=1e-4)
+    # the positional prior is deterministic: zero spread over seeds
+    prior = next(r for r in rows if r["model"] == "prior" and r["task"] == "paratope")
+    assert float(prior["auroc_std"]) == pytest.approx(0.0, abs=1e-9)
+    md = (folder / "table.md").read_text()
+    assert "split == test (10)" in md and "pytest" in md and "Best baseline on AUPRC" in md
+    assert recs[0]["history"] and recs[0]["epochs_run"] == len(recs[0]["history"])
+
+
+def test_benchmark_resumes_without_rerunning_finished_jobs(sample_bench):
+    cfg, out, runs = sample_bench
+    path = job_path(out / "sample", "prior", 42)
+    stamp = path.stat().st_mtime_ns
+    run_benchmark(cfg, out, runs, jobs=1, labels=["prior"], seeds=[42])
+    assert path.stat().st_mtime_ns == stamp
+    assert write_tables(cfg, out / "sample")[0].name == "table.csv"
+
+
+def test_robustness_zero_noise_changes_nothing_and_noise_moves_epitope(sample_bench):
+    cfg, out, runs = sample_bench
+    folder = run_robustness(cfg, (0.0, 1.0), out, runs, labels=["prior", "egnn"], command="pytest")
+    rows = json.loads((folder / "runs.json").read_text())
+    for r in rows:
+        if r["sigma"] == 0.0:  # rebuilt from scratch without noise: the same predictions
+            for task in ("paratope", "epitope"):
+                assert r[f"{task}_auroc_noisy"] == pytest.approx(r[f"{task}_auroc_clean"], abs=1e-9)
+    prior_1 = next(r for r in rows if r["label"] == "prior" and r["sigma"] == 1.0)
+    # the prior's paratope score is positional (numbering), its epitope score uses RSA, which noise moves
+    assert prior_1["paratope_auroc_noisy"] == pytest.approx(prior_1["paratope_auroc_clean"])
+    assert prior_1["epitope_auroc_noisy"] != pytest.approx(prior_1["epitope_auroc_clean"])
+    assert "σ Å" in (folder / "table.md").read_text()
