@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,7 @@ evaluate: $(STAMP)
 	$(BIN)/absites evaluate --checkpoint $(RUN) --split $(SPLIT)
 
 ## make bench: the benchmark tables (results/<benchmark>/), then the speed benchmark scripts
-bench: bench-tables bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
+bench: bench-tables bench-robustness bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
 
 ## make bench-tables: every model x 5 seeds on the GEP, docking and PECAN benchmarks (resumable; JOBS=2)
 JOBS ?= 2
@@ -78,6 +78,10 @@ bench-tables: bench-gep bench-docking bench-pecan
 
 bench-gep bench-docking bench-pecan: bench-%: $(STAMP)
 	$(BIN)/absites bench $* --jobs $(JOBS)
+
+## make bench-robustness: every trained GEP run on test structures with 0.5 / 1.0 A coordinate noise
+bench-robustness: $(STAMP)
+	$(BIN)/absites robustness gep --sigmas 0.5,1.0
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py

@@ -15,7 +15,7 @@ from absites.evaluate.benchmark import job_path, load_benchmark_config, run_benc
 from absites.evaluate.robustness import run_robustness
 from conftest import FULL_INDEX
 
-ROWS = ["random", "prior", "egnn"]
+ROWS = ["random", "prior", "egnn", "egnn-upstream", "egnn-downstream"]
 
 
 def test_split_spec_selects_docking_complexes_of_val():
@@ -74,6 +74,21 @@ def test_benchmark_writes_tables_and_figures(sample_bench):
     md = (folder / "table.md").read_text()
     assert "split == test (10)" in md and "pytest" in md and "Best baseline on AUPRC" in md
     assert recs[0]["history"] and recs[0]["epochs_run"] == len(recs[0]["history"])
+
+
+def test_init_ablation_table_and_curves(sample_bench):
+    _, out, _ = sample_bench
+    folder = out / "sample"
+    assert (folder / "init_curves.png").stat().st_size > 0
+    with (folder / "init_ablation.csv").open() as fh:
+        rows = {r["setting"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"upstream", "balanced", "downstream"}
+    # the balanced run reaches its own best by construction, at its best epoch
+    recs = [json.loads(job_path(folder, "egnn", s).read_text()) for s in (42, 40)]
+    assert rows["balanced"]["reached"] == "2"
+    expected = np.mean([int(np.argmax([h["score"] for h in r["history"]])) + 1 for r in recs])
+    assert float(rows["balanced"]["epochs_to_reach_mean"]) == pytest.approx(expected)
+    assert "init_scale" in rows["upstream"]["params"]
 
 
 def test_benchmark_resumes_without_rerunning_finished_jobs(sample_bench):

@@ -78,6 +78,7 @@ class BenchmarkConfig:
     data: str = "default"
     features: str = "default"
     training: str = "default"
+    init_ablation: dict = field(default_factory=dict)  # family row -> {"upstream": row, "downstream": row}
 
     def row(self, label: str) -> BenchRow:
         for r in self.rows:
@@ -91,7 +92,8 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
     if not path.suffix:
         path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
     raw = load_yaml(path)
-    allowed = {"title", "note", "splits", "seeds", "budget", "models", "data", "features", "training"}
+    allowed = {"title", "note", "splits", "seeds", "budget", "models", "data", "features", "training",
+               "init_ablation"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
@@ -104,6 +106,12 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
     labels = [r.label for r in rows]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"{path}: row labels must be unique")
+    ablation = raw.get("init_ablation") or {}
+    for family, variants in ablation.items():
+        named = [family, *(variants or {}).values()]
+        if set(variants or {}) != {"upstream", "downstream"} or any(n not in labels for n in named):
+            raise ConfigError(f"{path}: init_ablation.{family} needs upstream and downstream rows of models; "
+                              f"got {variants!r}")
     for r in rows:
         load_model_config(r.model)  # unknown model names fail here, not hours later
         if r.surface:
@@ -112,7 +120,7 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
                            seeds=tuple(int(s) for s in raw.get("seeds", (42, 40, 63, 64, 65))),
                            budget=raw.get("budget", {}) or {}, note=raw.get("note", ""),
                            data=raw.get("data", "default"), features=raw.get("features", "default"),
-                           training=raw.get("training", "default"))
+                           training=raw.get("training", "default"), init_ablation=ablation)
 
 
 def _row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int):
@@ -279,6 +287,7 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     if force or not prep_path.exists():
         prep_path.write_text(json.dumps({"seconds_per_complex": measure_preparation(bench),
                                          "machine": machine_description(), "commit": git_commit()}, indent=1))
+    _backfill_histories(bench, out_dir, runs_dir)
     todo = [(r.label, s) for s in seeds for r in rows
             if force or not job_path(out_dir, r.label, s).exists()
             or json.loads(job_path(out_dir, r.label, s).read_text()).get("status") != "ok"]
@@ -293,6 +302,17 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
                 delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command) for label, seed in todo)
     write_tables(bench, out_dir)
     return out_dir
+
+
+def _backfill_histories(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> None:
+    """Records written before they carried learning curves get them from their run's best.json."""
+    for path in sorted((out_dir / "runs").glob("*/seed*.json")):
+        rec = json.loads(path.read_text())
+        if rec.get("status") != "ok" or "history" in rec:
+            continue
+        best = runs_dir / bench.name / _slug(rec["label"]) / f"seed{rec['seed']}" / "best.json"
+        rec["history"] = json.loads(best.read_text())["history"] if best.exists() else []
+        path.write_text(json.dumps(rec, indent=1, default=float))
 
 
 def _load_records(bench: BenchmarkConfig, out_dir: Path) -> list[dict[str, Any]]:
@@ -458,4 +478,9 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
                          else "Every network is above it.")]
     lines += ["", "Figures: `roc.png`, `pr.png` (per model, curves averaged over seeds at fixed FPR / recall).", ""]
     (out_dir / "table.md").write_text("\n".join(lines))
-    return [out_dir / "table.csv", out_dir / "table.md", *_figures(bench, records, out_dir)]
+    written = [out_dir / "table.csv", out_dir / "table.md", *_figures(bench, records, out_dir)]
+    if bench.init_ablation:
+        from absites.evaluate.ablation import write_init_ablation
+
+        written += write_init_ablation(bench, ok, out_dir)
+    return written
