@@ -106,7 +106,7 @@ def resolve_roles(structure: Structure, heavy: str | None = None, light: str | N
     Raises:
         ChainError: no antibody chain, a given chain missing, or nothing to use as antigen.
     """
-    from absites.structure.roles import detect_antibodies
+    from absites.structure.roles import chains_in_contact, detect_antibodies
 
     if heavy:
         missing = [c for c in (heavy, light, *(antigen or ())) if c and c not in structure.chains]
@@ -120,7 +120,7 @@ def resolve_roles(structure: Structure, heavy: str | None = None, light: str | N
         if not antigen:
             raise ChainError(f"{structure.source}: no antigen chain besides {heavy}{'+' + light if light else ''}")
         roles = ChainRoles(heavy, light, tuple(antigen))
-        return [(roles, _in_contact(structure, roles))]
+        return [(roles, chains_in_contact(structure, roles.antibody, roles.antigen))]
     found = detect_antibodies(structure)
     if not found:
         raise ChainError(f"{structure.source}: no antibody chain found (no heavy-chain variable domain among "
@@ -136,15 +136,6 @@ def resolve_roles(structure: Structure, heavy: str | None = None, light: str | N
                          "no antigen to predict against")
     first = found[0]
     return [(ChainRoles(first.heavy, first.light, others), False)]
-
-
-def _in_contact(structure: Structure, roles: ChainRoles, cutoff: float = 4.5) -> bool:
-    from scipy.spatial import cKDTree
-
-    chain = structure.res_chain[structure.atom_residue]
-    ab = structure.atom_coords[np.isin(chain, roles.antibody)]
-    ag = structure.atom_coords[np.isin(chain, roles.antigen)]
-    return bool(cKDTree(ab).count_neighbors(cKDTree(ag), cutoff) > 0)
 
 
 def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Path, name: str,

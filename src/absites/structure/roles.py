@@ -55,6 +55,14 @@ def _heavy_atoms(structure: Structure, chains) -> np.ndarray:
     return structure.atom_coords[np.isin(structure.res_chain[structure.atom_residue], list(chains))].astype(np.float64)
 
 
+def chains_in_contact(structure: Structure, chains_a, chains_b, cutoff_angstrom: float = 4.5) -> bool:
+    """Whether any atom of ``chains_a`` lies within ``cutoff_angstrom`` of any atom of ``chains_b``."""
+    a, b = _heavy_atoms(structure, chains_a), _heavy_atoms(structure, chains_b)
+    if len(a) == 0 or len(b) == 0:
+        return False
+    return bool(cKDTree(a).count_neighbors(cKDTree(b), cutoff_angstrom) > 0)
+
+
 def detect_antibodies(structure: Structure, contact_angstrom: float = 4.5) -> list[DetectedAntibody]:
     """Every antibody (heavy [+ light]) in ``structure`` with its antigen chains in contact."""
     types = _chain_types(structure)
@@ -79,9 +87,8 @@ def detect_antibodies(structure: Structure, contact_angstrom: float = 4.5) -> li
     others = [c for c in structure.chains if c not in antibody_chains]
     out = []
     for h, light in sorted(antibodies, key=lambda p: structure.chains.index(p[0])):
-        ab_tree = cKDTree(_heavy_atoms(structure, [c for c in (h, light) if c]))
-        antigen = tuple(c for c in others
-                        if ab_tree.count_neighbors(cKDTree(_heavy_atoms(structure, [c])), contact_angstrom) > 0)
+        antibody = [c for c in (h, light) if c]
+        antigen = tuple(c for c in others if chains_in_contact(structure, antibody, [c], contact_angstrom))
         out.append(DetectedAntibody(h, light, antigen))
     return out
 
