@@ -113,3 +113,16 @@ def test_robustness_zero_noise_changes_nothing_and_noise_moves_epitope(sample_be
     assert prior_1["paratope_auroc_noisy"] == pytest.approx(prior_1["paratope_auroc_clean"])
     assert prior_1["epitope_auroc_noisy"] != pytest.approx(prior_1["epitope_auroc_clean"])
     assert "σ Å" in (folder / "table.md").read_text()
+
+
+def test_pr_curve_points_are_the_interpolated_precision():
+    from absites.evaluate.benchmark import _curves
+
+    # thresholds 0.9 (P 1, R .5), 0.8 (P .5, R .5), 0.7 (P 2/3, R 1), 0.1 (P .5, R 1)
+    c = _curves(np.array([1, 0, 1, 0], bool), np.array([0.9, 0.8, 0.7, 0.1]))
+    grid = np.linspace(0, 1, len(c["precision"]))
+    prec = np.array(c["precision"])
+    assert prec[np.isclose(grid, 0.5)][0] == pytest.approx(1.0)
+    assert prec[-1] == pytest.approx(2 / 3, abs=1e-4)
+    assert np.all(np.diff(prec) <= 1e-12)  # the envelope never rises with recall
+    assert c["tpr"][-1] == pytest.approx(1.0) and c["prevalence"] == 0.5

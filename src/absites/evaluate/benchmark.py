@@ -53,6 +53,7 @@ TABLE_METRICS = (("auroc", "auroc", "AUROC"), ("auprc", "auprc", "AUPRC"), ("mcc
                  ("f1", "f1_at_val", "F1"), ("precision", "precision_at_val", "Precision"),
                  ("recall", "recall_at_val", "Recall"))
 CURVE_POINTS = 101
+CURVES_VERSION = 2  # records with older curves (version 1 had a wrong PR envelope) are recomputed
 
 
 @dataclass(frozen=True)
@@ -172,12 +173,30 @@ def _curves(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
         return {}
     fpr, tpr, _ = roc_curve(y, s)
     precision, recall, _ = precision_recall_curve(y, s)
-    # interpolated precision: the best precision at recall >= r (the usual monotone envelope)
-    envelope = np.maximum.accumulate(precision[::-1])[::-1]
-    order = np.argsort(recall)
-    prec_at = np.interp(grid, recall[order], envelope[order])
+    # sklearn lists PR points from recall 1 (lowest threshold) down to recall 0; the interpolated
+    # precision at recall r is the best precision at any recall >= r (the usual monotone envelope)
+    order = np.argsort(recall, kind="stable")
+    best_from = np.maximum.accumulate(precision[order][::-1])[::-1]  # max precision at recall >= recall[order][i]
+    first = np.searchsorted(recall[order], grid, side="left")
+    prec_at = best_from[np.minimum(first, len(order) - 1)]
     return {"tpr": np.interp(grid, fpr, tpr).round(5).tolist(), "precision": prec_at.round(5).tolist(),
-            "prevalence": float(y.mean())}
+            "prevalence": float(y.mean()), "version": CURVES_VERSION}
+
+
+def _test_run(bench: BenchmarkConfig, run_dir: Path, surface) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(evaluate_run result on the test part, ROC / PR curve points per task) of a trained run."""
+    from absites.evaluate.report import gather
+    from absites.train.run import evaluate_run, load_split
+
+    data, features = load_data_config(bench.data), load_feature_config(bench.features)
+    test = evaluate_run(run_dir, bench.splits["test"], data, workers=1)
+    graphs = load_split(bench.splits["test"], data, features, surface, workers=1).graphs
+    preds = {k: np.asarray(v) for k, v in test["preds"].items()}
+    curves = {}
+    for task in BENCH_TASKS:
+        pairs = gather([g for g in graphs if g.complex_id in preds], preds, task)
+        curves[task] = _curves(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+    return test, curves
 
 
 def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_dir: Path, threads: int = 1,
@@ -185,8 +204,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
     """Train one (row, seed), test it, write its JSON record. Errors are recorded, not raised."""
     import torch
 
-    from absites.evaluate.report import gather
-    from absites.train.run import evaluate_run, train_run
+    from absites.train.run import train_run
 
     torch.set_num_threads(max(1, threads))
     row = bench.row(label)
@@ -204,16 +222,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
         result = train_run(model, training, data, features, surface, run_dir, resume=True, workers=1,
                            train_split=bench.splits["train"], val_split=bench.splits["val"])
         train_wall = time.perf_counter() - t0
-        test = evaluate_run(run_dir, bench.splits["test"], data, workers=1)
-        from absites.train.run import load_split
-
-        test_graphs = load_split(bench.splits["test"], data, features, surface if model.needs_surfaces else None,
-                                 workers=1).graphs
-        preds = {k: np.asarray(v) for k, v in test["preds"].items()}
-        curves = {}
-        for task in BENCH_TASKS:
-            pairs = gather(test_graphs, preds, task)
-            curves[task] = _curves(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+        test, curves = _test_run(bench, run_dir, surface if model.needs_surfaces else None)
         meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
         history = (json.loads((run_dir / "best.json").read_text())["history"]
                    if (run_dir / "best.json").exists() else [])
@@ -287,7 +296,7 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     if force or not prep_path.exists():
         prep_path.write_text(json.dumps({"seconds_per_complex": measure_preparation(bench),
                                          "machine": machine_description(), "commit": git_commit()}, indent=1))
-    _backfill_histories(bench, out_dir, runs_dir)
+    _complete_records(bench, out_dir, runs_dir)
     todo = [(r.label, s) for s in seeds for r in rows
             if force or not job_path(out_dir, r.label, s).exists()
             or json.loads(job_path(out_dir, r.label, s).read_text()).get("status") != "ok"]
@@ -304,15 +313,32 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     return out_dir
 
 
-def _backfill_histories(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> None:
-    """Records written before they carried learning curves get them from their run's best.json."""
+def _complete_records(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> None:
+    """Bring records written by earlier code up to date from their run directories: learning curves
+    from best.json, and ROC / PR points recomputed from the checkpoint (test predictions are
+    deterministic, so the metrics stay as recorded; only the curve points are redone)."""
     for path in sorted((out_dir / "runs").glob("*/seed*.json")):
         rec = json.loads(path.read_text())
-        if rec.get("status") != "ok" or "history" in rec:
+        if rec.get("status") != "ok":
             continue
-        best = runs_dir / bench.name / _slug(rec["label"]) / f"seed{rec['seed']}" / "best.json"
-        rec["history"] = json.loads(best.read_text())["history"] if best.exists() else []
-        path.write_text(json.dumps(rec, indent=1, default=float))
+        run_dir = runs_dir / bench.name / _slug(rec["label"]) / f"seed{rec['seed']}"
+        changed = False
+        if "history" not in rec:
+            best = run_dir / "best.json"
+            rec["history"] = json.loads(best.read_text())["history"] if best.exists() else []
+            changed = True
+        stale = any(c and c.get("version") != CURVES_VERSION for c in rec.get("curves", {}).values())
+        if stale and run_dir.exists():
+            model = load_model_config(rec["model"])
+            surface = load_surface_config(rec["surface"] or "default") if model.needs_surfaces else None
+            test, rec["curves"] = _test_run(bench, run_dir, surface)
+            for task in BENCH_TASKS:  # same checkpoint, same data: the recorded metrics must come back
+                if not np.isclose(test["metrics"][task]["auroc"], rec["test_metrics"][task]["auroc"], atol=1e-6):
+                    raise AbsitesError(f"{path}: recomputed test AUROC differs from the record; "
+                                       "the run directory does not match this record")
+            changed = True
+        if changed:
+            path.write_text(json.dumps(rec, indent=1, default=float))
 
 
 def _load_records(bench: BenchmarkConfig, out_dir: Path) -> list[dict[str, Any]]:
