@@ -149,3 +149,16 @@ def test_diffusionnet_on_point_cloud_operators(complexes, graphs):
     samples = make_samples(graphs[:2], surfs)
     result = fit("diffusionnet", {"width": 16, "blocks": 2}, QUICK, samples[:1], samples[1:], None)
     assert all(np.isfinite(h["loss"]) for h in result.history)
+
+
+def test_random_baseline_is_reproducible_across_processes():
+    """Same seed, same complex -> same scores, whatever the interpreter's string-hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from types import SimpleNamespace as S; from absites.models.baselines import RandomBaseline; "
+            "print(RandomBaseline(42).predict(S(complex_id='1ahw_BA_C', num_nodes=4)).tolist())")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2)}
+    assert len(outs) == 1

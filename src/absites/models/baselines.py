@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from collections import defaultdict
 
 import numpy as np
@@ -30,7 +32,8 @@ class RandomBaseline:
         return self
 
     def predict(self, graph: ResidueGraph) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, abs(hash(graph.complex_id)) % (2**32)])
+        # crc32, not hash(): str hashes change from process to process (PYTHONHASHSEED)
+        rng = np.random.default_rng([self.seed, zlib.crc32(graph.complex_id.encode())])
         return rng.random(graph.num_nodes)
 
 
