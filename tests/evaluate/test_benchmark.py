@@ -126,3 +126,16 @@ def test_pr_curve_points_are_the_interpolated_precision():
     assert prec[-1] == pytest.approx(2 / 3, abs=1e-4)
     assert np.all(np.diff(prec) <= 1e-12)  # the envelope never rises with recall
     assert c["tpr"][-1] == pytest.approx(1.0) and c["prevalence"] == 0.5
+
+
+def test_a_failing_job_is_recorded_and_the_rest_carry_on(tmp_path):
+    path = tmp_path / "broken.yaml"
+    text = (CONFIG_DIR / "bench" / "sample.yaml").read_text().split("models:")[0]
+    path.write_text(text + "models:\n  - {label: prior, model: prior}\n"
+                    "  - {label: broken, model: egnn, params: {no_such_parameter: 1}}\n")
+    cfg = load_benchmark_config(path)
+    run_benchmark(cfg, tmp_path / "out", tmp_path / "runs", jobs=1, seeds=[42])
+    broken = json.loads(job_path(tmp_path / "out" / "broken", "broken", 42).read_text())
+    assert broken["status"] == "failed" and "no_such_parameter" in broken["error"]
+    assert json.loads(job_path(tmp_path / "out" / "broken", "prior", 42).read_text())["status"] == "ok"
+    assert "Failed jobs: broken seed 42" in (tmp_path / "out" / "broken" / "table.md").read_text()

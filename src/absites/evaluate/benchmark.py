@@ -200,8 +200,10 @@ def _test_run(bench: BenchmarkConfig, run_dir: Path, surface) -> tuple[dict[str,
 
 
 def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_dir: Path, threads: int = 1,
-            command: str = "") -> dict[str, Any]:
-    """Train one (row, seed), test it, write its JSON record. Errors are recorded, not raised."""
+            command: str = "", fresh: bool = False) -> dict[str, Any]:
+    """Train one (row, seed), test it, write its JSON record. Errors are recorded, not raised.
+
+    An interrupted training continues from its ``last.pt``; ``fresh`` starts it over."""
     import torch
 
     from absites.train.run import train_run
@@ -219,7 +221,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
         data, features = load_data_config(bench.data), load_feature_config(bench.features)
         run_dir = runs_dir / bench.name / _slug(label) / f"seed{seed}"
         t0 = time.perf_counter()
-        result = train_run(model, training, data, features, surface, run_dir, resume=True, workers=1,
+        result = train_run(model, training, data, features, surface, run_dir, resume=not fresh, workers=1,
                            train_split=bench.splits["train"], val_split=bench.splits["val"])
         train_wall = time.perf_counter() - t0
         test, curves = _test_run(bench, run_dir, surface if model.needs_surfaces else None)
@@ -240,6 +242,9 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
     except AbsitesError as exc:
         record.update({"status": "failed", "error": str(exc)})
         log.error("bench %s %s seed %d failed: %s", bench.name, label, seed, exc)
+    except Exception as exc:  # a bug or a library failure (e.g. out of memory): recorded, the others carry on
+        log.exception("bench %s %s seed %d failed unexpectedly", bench.name, label, seed)
+        record.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=1, default=float))
     tmp.replace(path)
@@ -305,10 +310,11 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     if todo:
         if jobs <= 1:
             for label, seed in todo:
-                run_job(bench, label, seed, out_dir, runs_dir, threads, command)
+                run_job(bench, label, seed, out_dir, runs_dir, threads, command, force)
         else:
             Parallel(n_jobs=jobs, backend="loky")(
-                delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command) for label, seed in todo)
+                delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command, force)
+                for label, seed in todo)
     write_tables(bench, out_dir)
     return out_dir
 
