@@ -298,7 +298,7 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
                 log.warning("%s %s: %d skipped (%s)", spec.describe(), name or "graphs", len(part.skipped),
                             "; ".join(part.skipped[:3]))
     prep_path = out_dir / "preparation.json"
-    if force or not prep_path.exists():
+    if not prep_path.exists():  # measured once per benchmark (delete the file to measure again)
         prep_path.write_text(json.dumps({"seconds_per_complex": measure_preparation(bench),
                                          "machine": machine_description(), "commit": git_commit()}, indent=1))
     _complete_records(bench, out_dir, runs_dir)
