@@ -22,8 +22,11 @@ from absites.errors import ConfigError
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_config_loads(path):
+    from absites.evaluate.benchmark import load_benchmark_config
+
     loader = {"features": load_feature_config, "data": load_data_config, "surface": load_surface_config,
-              "model": load_model_config, "training": load_training_config}[path.parent.name]
+              "model": load_model_config, "training": load_training_config,
+              "bench": load_benchmark_config}[path.parent.name]
     assert loader(path) is not None
 
 
