@@ -138,6 +138,11 @@ def _row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int):
     return model, training, surface
 
 
+def surface_names(rows) -> list[str]:
+    """The surface configs the surface-reading rows need (``default`` when a row names none)."""
+    return sorted({r.surface or "default" for r in rows if load_model_config(r.model).needs_surfaces})
+
+
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
@@ -183,19 +188,19 @@ def _curves(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
             "prevalence": float(y.mean()), "version": CURVES_VERSION}
 
 
-def _test_run(bench: BenchmarkConfig, run_dir: Path, surface) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(evaluate_run result on the test part, ROC / PR curve points per task) of a trained run."""
-    from absites.evaluate.report import gather
-    from absites.train.run import evaluate_run, load_split
+def _test_run(bench: BenchmarkConfig, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(test summary: metrics, counts, inference seconds; ROC / PR curve points per task) of a trained run."""
+    from absites.evaluate.report import evaluate, gather
+    from absites.train.run import predict_on_split
 
-    data, features = load_data_config(bench.data), load_feature_config(bench.features)
-    test = evaluate_run(run_dir, bench.splits["test"], data, workers=1)
-    graphs = load_split(bench.splits["test"], data, features, surface, workers=1).graphs
-    preds = {k: np.asarray(v) for k, v in test["preds"].items()}
+    part, preds, thresholds, seconds = predict_on_split(run_dir, bench.splits["test"], load_data_config(bench.data),
+                                                        workers=1)
     curves = {}
     for task in BENCH_TASKS:
-        pairs = gather([g for g in graphs if g.complex_id in preds], preds, task)
+        pairs = gather(part.graphs, preds, task)
         curves[task] = _curves(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+    test = {"n_complexes": len(part.graphs), "skipped": part.skipped, "inference_seconds": seconds,
+            "metrics": evaluate(part.graphs, preds, thresholds)}
     return test, curves
 
 
@@ -224,7 +229,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
         result = train_run(model, training, data, features, surface, run_dir, resume=not fresh, workers=1,
                            train_split=bench.splits["train"], val_split=bench.splits["val"])
         train_wall = time.perf_counter() - t0
-        test, curves = _test_run(bench, run_dir, surface if model.needs_surfaces else None)
+        test, curves = _test_run(bench, run_dir)
         meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
         history = (json.loads((run_dir / "best.json").read_text())["history"]
                    if (run_dir / "best.json").exists() else [])
@@ -262,7 +267,7 @@ def measure_preparation(bench: BenchmarkConfig, n: int = 3) -> dict[str, float]:
     entries = read_index(data.data_root() / data.index, split=spec.value, split_column=spec.column,
                          sets=spec.sets, primary_only=data.primary_only)[:n]
     out: dict[str, float] = {}
-    surfaces = sorted({r.surface or "default" for r in bench.rows if load_model_config(r.model).needs_surfaces})
+    surfaces = surface_names(bench.rows)
     for name in [None, *surfaces]:
         with tempfile.TemporaryDirectory() as tmp:
             times = []
@@ -290,7 +295,7 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     seeds = list(seeds) if seeds else list(bench.seeds)
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     # Prepare every split for every input kind once, here: jobs then only read the cache.
-    surfaces = sorted({r.surface or "default" for r in rows if load_model_config(r.model).needs_surfaces})
+    surfaces = surface_names(rows)
     for name in [None, *surfaces]:
         for spec in bench.splits.values():
             part = load_split(spec, data, features, load_surface_config(name) if name else None, workers=jobs)
@@ -335,9 +340,7 @@ def _complete_records(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> 
             changed = True
         stale = any(c and c.get("version") != CURVES_VERSION for c in rec.get("curves", {}).values())
         if stale and run_dir.exists():
-            model = load_model_config(rec["model"])
-            surface = load_surface_config(rec["surface"] or "default") if model.needs_surfaces else None
-            test, curves = _test_run(bench, run_dir, surface)
+            test, curves = _test_run(bench, run_dir)
             # same checkpoint, same data: the recorded metrics must come back, else the curves are not this run's
             if all(np.isclose(test["metrics"][t]["auroc"], rec["test_metrics"][t]["auroc"], atol=1e-6)
                    for t in BENCH_TASKS):

@@ -149,16 +149,22 @@ def load_run(run_dir: str | Path):
     return run, state["meta"], state.get("thresholds", {})
 
 
-def evaluate_run(run_dir: str | Path, split: str | SplitSpec, data: DataConfig, workers: int = 2,
-                 split_column: str = "split") -> dict[str, Any]:
-    """Metrics of a trained run on a split, at 0.5 and at the run's validation thresholds."""
+def predict_on_split(run_dir: str | Path, split: str | SplitSpec, data: DataConfig, workers: int = 2,
+                     split_column: str = "split") -> tuple[SplitData, dict[str, np.ndarray], dict[str, float], float]:
+    """(the split's records, residue probabilities, the run's val thresholds, inference seconds)."""
     predict_fn, meta, thresholds = load_run(run_dir)
     features = FeatureConfig(**meta["features"])
     surface = SurfaceConfig(**meta["surface"]) if meta.get("surface") else None
     part = load_split(split, data, features, surface, workers, split_column)
     t0 = time.perf_counter()
     preds = predict_fn(part.graphs, part.surfaces)
-    seconds = time.perf_counter() - t0
+    return part, preds, thresholds, time.perf_counter() - t0
+
+
+def evaluate_run(run_dir: str | Path, split: str | SplitSpec, data: DataConfig, workers: int = 2,
+                 split_column: str = "split") -> dict[str, Any]:
+    """Metrics of a trained run on a split, at 0.5 and at the run's validation thresholds."""
+    part, preds, thresholds, seconds = predict_on_split(run_dir, split, data, workers, split_column)
     return {"split": SplitSpec.of(split, split_column).describe(), "n_complexes": len(part.graphs), "skipped": part.skipped,
             "metrics": evaluate(part.graphs, preds, thresholds), "thresholds": thresholds,
             "inference_seconds": seconds, "preds": {k: np.asarray(v).tolist() for k, v in preds.items()}}
