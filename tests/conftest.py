@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from absites.config import resolve_data_root
+from absites.config import FeatureConfig, SurfaceConfig, TrainingConfig, resolve_data_root
 from absites.data.index import ComplexEntry, read_index
 
 DATA_ROOT = resolve_data_root()
@@ -57,3 +57,31 @@ def shift_chains(text: str, chains: set[str], dx: float) -> str:
             line = f"{line[:30]}{x:8.3f}{line[38:]}"
         out.append(line)
     return "".join(out)
+
+
+# Model tests: two quick epochs, and coarse surfaces (~3x faster than the default ones).
+QUICK = TrainingConfig(epochs=2, batch_size=2, patience=5, scheduler="constant")
+COARSE = SurfaceConfig(grid_angstrom=1.5, k_eig=32)
+
+
+@pytest.fixture(scope="module")
+def complexes(request):
+    """The sample complexes named by the test module's ``IDS``, parsed once per module."""
+    from absites.structure.complex import load_complex
+
+    return [load_complex(SAMPLE[c].path, SAMPLE[c].roles, c) for c in request.module.IDS]
+
+
+@pytest.fixture(scope="module")
+def graphs(complexes):
+    from absites.graph import graph_from_complex
+
+    return [graph_from_complex(c, FeatureConfig()) for c in complexes]
+
+
+@pytest.fixture(scope="module")
+def surfaces(complexes, graphs):
+    """Coarse surfaces of the module's complexes, keyed by complex id."""
+    from absites.surface.build import complex_surfaces
+
+    return {g.complex_id: complex_surfaces(c, g, COARSE, 4.5) for c, g in zip(complexes, graphs)}

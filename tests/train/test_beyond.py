@@ -6,34 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from absites.config import FeatureConfig, SurfaceConfig, TrainingConfig
 from absites.errors import ConfigError
-from absites.graph import graph_from_complex
 from absites.models.fusion import ResidueCrossAttention, partner_pool
-from absites.structure.complex import load_complex
-from absites.surface.build import complex_surfaces
 from absites.train.balance import apply_init_scale, param_groups, readout_names, split_balance
 from absites.train.loop import build_model, collate, fit, make_samples, predict
-from conftest import SAMPLE
+from conftest import QUICK
 
 IDS = ["1ahw_BA_C", "3o2d_HL_A"]
-QUICK = TrainingConfig(epochs=2, batch_size=2, patience=5, scheduler="constant")
-COARSE = SurfaceConfig(grid_angstrom=1.5, k_eig=32)
-
-
-@pytest.fixture(scope="module")
-def complexes():
-    return [load_complex(SAMPLE[c].path, SAMPLE[c].roles, c) for c in IDS]
-
-
-@pytest.fixture(scope="module")
-def graphs(complexes):
-    return [graph_from_complex(c, FeatureConfig()) for c in complexes]
-
-
-@pytest.fixture(scope="module")
-def surfaces(complexes, graphs):
-    return {g.complex_id: complex_surfaces(c, g, COARSE, 4.5) for c, g in zip(complexes, graphs)}
 
 
 def test_partner_pool_takes_the_other_protein_of_the_same_complex():

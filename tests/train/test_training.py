@@ -9,34 +9,15 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from absites.config import FeatureConfig, SurfaceConfig, TrainingConfig
+from absites.config import TrainingConfig
 from absites.evaluate.report import evaluate
-from absites.graph import graph_from_complex
 from absites.models.baselines import BASELINES
 from absites.models.surface import collate_surfaces
-from absites.structure.complex import load_complex
 from absites.surface.build import complex_surfaces
 from absites.train.loop import fit, make_samples, predict
-from conftest import SAMPLE
+from conftest import COARSE, QUICK
 
 IDS = ["1ahw_BA_C", "1egj_HL_A", "3o2d_HL_A"]
-QUICK = TrainingConfig(epochs=2, batch_size=2, patience=5, scheduler="constant")
-COARSE = SurfaceConfig(grid_angstrom=1.5, k_eig=32)  # the tests' surfaces: ~3x faster than the default
-
-
-@pytest.fixture(scope="module")
-def complexes():
-    return [load_complex(SAMPLE[c].path, SAMPLE[c].roles, c) for c in IDS]
-
-
-@pytest.fixture(scope="module")
-def graphs(complexes):
-    return [graph_from_complex(c, FeatureConfig()) for c in complexes]
-
-
-@pytest.fixture(scope="module")
-def surfaces(complexes, graphs):
-    return {g.complex_id: complex_surfaces(c, g, COARSE, 4.5) for c, g in zip(complexes, graphs)}
 
 
 @pytest.mark.parametrize("name", ["epmp", "egnn", "gatv2"])

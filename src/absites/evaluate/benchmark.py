@@ -21,8 +21,6 @@ import datetime
 import json
 import logging
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,7 +31,6 @@ import numpy as np
 
 from absites.config import (
     CONFIG_DIR,
-    PROJECT_ROOT,
     load_data_config,
     load_feature_config,
     load_model_config,
@@ -43,6 +40,7 @@ from absites.config import (
 )
 from absites.data.index import SplitSpec, read_index
 from absites.errors import AbsitesError, ConfigError
+from absites.provenance import git_revision, machine_description
 
 log = logging.getLogger(__name__)
 
@@ -143,30 +141,22 @@ def surface_names(rows) -> list[str]:
     return sorted({r.surface or "default" for r in rows if load_model_config(r.model).needs_surfaces})
 
 
-def _slug(label: str) -> str:
+def slug(label: str) -> str:
+    """A row label as a file name."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
 def job_path(out_dir: Path, label: str, seed: int) -> Path:
-    return out_dir / "runs" / _slug(label) / f"seed{seed}.json"
+    return out_dir / "runs" / slug(label) / f"seed{seed}.json"
+
+
+def run_dir_of(runs_root: Path, bench_name: str, label: str, seed: int) -> Path:
+    """The training run (checkpoint, history) behind one job record."""
+    return Path(runs_root) / bench_name / slug(label) / f"seed{seed}"
 
 
 def git_commit() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (rev + ("-dirty" if dirty else "")) if rev else "unknown"
-
-
-def machine_description() -> str:
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+    return git_revision() or "unknown"
 
 
 def _curves(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
@@ -224,7 +214,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
     try:
         model, training, surface = _row_configs(bench, row, seed)
         data, features = load_data_config(bench.data), load_feature_config(bench.features)
-        run_dir = runs_dir / bench.name / _slug(label) / f"seed{seed}"
+        run_dir = run_dir_of(runs_dir, bench.name, label, seed)
         t0 = time.perf_counter()
         result = train_run(model, training, data, features, surface, run_dir, resume=not fresh, workers=1,
                            train_split=bench.splits["train"], val_split=bench.splits["val"])
@@ -332,7 +322,7 @@ def _complete_records(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> 
         rec = json.loads(path.read_text())
         if rec.get("status") != "ok":
             continue
-        run_dir = runs_dir / bench.name / _slug(rec["label"]) / f"seed{rec['seed']}"
+        run_dir = run_dir_of(runs_dir, bench.name, rec["label"], rec["seed"])
         changed = False
         if "history" not in rec:
             best = run_dir / "best.json"
@@ -353,7 +343,7 @@ def _complete_records(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> 
             path.write_text(json.dumps(rec, indent=1, default=float))
 
 
-def _load_records(bench: BenchmarkConfig, out_dir: Path) -> list[dict[str, Any]]:
+def load_records(bench: BenchmarkConfig, out_dir: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted((out_dir / "runs").glob("*/seed*.json")):
         rec = json.loads(path.read_text())
@@ -446,7 +436,7 @@ def _figures(bench: BenchmarkConfig, records: list[dict[str, Any]], out_dir: Pat
 def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
     """``table.csv``, ``table.md``, ``roc.png``, ``pr.png`` from the job records under ``out_dir/runs``."""
     out_dir = Path(out_dir)
-    records = _load_records(bench, out_dir)
+    records = load_records(bench, out_dir)
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:
         raise AbsitesError(f"bench {bench.name}: no finished job under {out_dir / 'runs'}")

@@ -27,8 +27,8 @@ from absites.errors import AbsitesError
 from absites.evaluate.benchmark import (
     BENCH_TASKS,
     BenchmarkConfig,
-    _load_records,
-    _slug,
+    load_records,
+    run_dir_of,
     git_commit,
     machine_description,
 )
@@ -80,7 +80,7 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
     from absites.train.run import load_run
 
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
-    records = [r for r in _load_records(bench, Path(out_root) / bench.name) if r.get("status") == "ok"
+    records = [r for r in load_records(bench, Path(out_root) / bench.name) if r.get("status") == "ok"
                and (labels is None or r["label"] in labels)]
     if not records:
         raise AbsitesError(f"bench {bench.name}: no finished job to test for robustness; run absites bench first")
@@ -96,7 +96,7 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
         if skipped:
             log.warning("σ=%s: %d skipped: %s", sigma, len(skipped), "; ".join(skipped))
         for rec in records:
-            run_dir = Path(runs_root) / bench.name / _slug(rec["label"]) / f"seed{rec['seed']}"
+            run_dir = run_dir_of(runs_root, bench.name, rec["label"], rec["seed"])
             predict_fn, _, thresholds = load_run(run_dir)
             needs = load_model_config(rec["model"]).needs_surfaces
             surf = surfaces[rec["surface"] or "default"] if needs else None

@@ -24,7 +24,6 @@ import dataclasses
 import json
 import logging
 import random
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +34,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
-from absites import __version__
-from absites.config import PROJECT_ROOT, TrainingConfig
+from absites.config import TrainingConfig
 from absites.data.dataset import graph_to_data
 from absites.evaluate.metrics import auprc
 from absites.evaluate.report import gather
@@ -44,6 +42,7 @@ from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites.models.gnn import EGNN, EPMP, GATv2Net
 from absites.models.joint import JointNet
 from absites.models.surface import MeshTensors, SurfaceNet, collate_surfaces, mesh_tensors
+from absites.provenance import code_version
 from absites.train.balance import apply_init_scale, param_groups, split_balance
 
 log = logging.getLogger(__name__)
@@ -137,15 +136,6 @@ def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
     total = int(np.ceil(len(order) / world)) * world
     padded = np.concatenate([order, order[: total - len(order)]])
     return padded[rank:total:world]
-
-
-def code_version() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = ""
-    return f"{__version__}+{rev}" if rev else __version__
 
 
 def collate(samples: list[Sample], device: torch.device) -> dict[str, Any]:

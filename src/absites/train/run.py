@@ -80,7 +80,8 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
               surface: SurfaceConfig | None, out_dir: str | Path, resume: bool = False, workers: int = 2,
               train_split: str | SplitSpec = "train", val_split: str | SplitSpec = "val") -> RunResult:
     from absites.graph.build import FEATURE_NAMES
-    from absites.train.loop import code_version, fit, input_dim, make_samples, predict, save_checkpoint
+    from absites.provenance import code_version
+    from absites.train.loop import fit, input_dim, make_samples, predict, save_checkpoint
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
