@@ -79,7 +79,7 @@ bench-tables: bench-gep bench-docking bench-pecan
 bench-gep bench-docking bench-pecan: bench-%: $(STAMP)
 	$(BIN)/absites bench $* --jobs $(JOBS)
 
-## make bench-robustness: every trained GEP run on test structures with 0.5 / 1.0 A coordinate noise
+## make bench-robustness: every trained GEP run on test structures with 0.5 / 1.0 A coordinate noise (resumable)
 bench-robustness: $(STAMP)
 	$(BIN)/absites robustness gep --sigmas 0.5,1.0
 

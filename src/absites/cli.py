@@ -281,7 +281,8 @@ def bench(benchmark, jobs, models, seeds, out_root, runs_root, force, tables_onl
               help="Results folder of the benchmark [default: <project>/results].")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directories of the benchmark [default: <project>/runs/bench].")
-def robustness(benchmark, sigmas, models, out_root, runs_root) -> None:
+@click.option("--force", is_flag=True, help="Evaluate every run again instead of keeping the rows in runs.json.")
+def robustness(benchmark, sigmas, models, out_root, runs_root, force) -> None:
     """Metric drops of every trained BENCHMARK run on test structures with Gaussian coordinate noise:
     results/robustness-BENCHMARK/table.md and table.csv."""
     from absites.config import PROJECT_ROOT
@@ -292,7 +293,7 @@ def robustness(benchmark, sigmas, models, out_root, runs_root) -> None:
     argv = sys.argv[sys.argv.index("robustness"):] if "robustness" in sys.argv else ["robustness", benchmark]
     out = run_robustness(cfg, tuple(float(x) for x in sigmas.split(",")), out_root or PROJECT_ROOT / "results",
                          runs_root or PROJECT_ROOT / "runs" / "bench",
-                         [m.strip() for m in models.split(",")] if models else None, "absites " + " ".join(argv))
+                         [m.strip() for m in models.split(",")] if models else None, "absites " + " ".join(argv), force)
     click.echo(str(out / "table.md"))
 
 

@@ -115,6 +115,31 @@ def test_robustness_zero_noise_changes_nothing_and_noise_moves_epitope(sample_be
     assert "σ Å" in (folder / "table.md").read_text()
 
 
+def test_robustness_rerun_keeps_valid_rows_and_redoes_stale_ones(sample_bench, monkeypatch):
+    import absites.evaluate.robustness as robustness
+
+    cfg, out, runs = sample_bench
+    folder = run_robustness(cfg, (1.0,), out, runs, labels=["prior", "egnn"], command="pytest")
+    rows = json.loads((folder / "runs.json").read_text())
+    for r in rows:
+        r["kept"] = True
+    stale = next(r for r in rows if r["label"] == "egnn" and r["sigma"] == 1.0)
+    stale["epitope_auroc_clean"] += 0.1  # no longer matches its job record: must be evaluated again
+    (folder / "runs.json").write_text(json.dumps(rows))
+    calls = []
+    real = robustness.noisy_records
+    monkeypatch.setattr(robustness, "noisy_records", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    run_robustness(cfg, (1.0,), out, runs, labels=["egnn"], command="pytest")
+    after = json.loads((folder / "runs.json").read_text())
+    assert calls == [1.0]
+    by_key = {(r["label"], r["seed"], r["sigma"]): r for r in after}
+    assert "kept" not in by_key[(stale["label"], stale["seed"], 1.0)]
+    assert all(r.get("kept") for k, r in by_key.items() if k != (stale["label"], stale["seed"], 1.0))
+    assert {r["label"] for r in after} >= {"prior", "egnn"}  # rows of models not asked for stay
+    run_robustness(cfg, (1.0,), out, runs, labels=["prior", "egnn"], command="pytest")
+    assert calls == [1.0]  # nothing left to evaluate: no noisy structures rebuilt
+
+
 def test_pr_curve_points_are_the_interpolated_precision():
     from absites.evaluate.benchmark import _curves
 

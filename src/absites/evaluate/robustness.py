@@ -75,13 +75,19 @@ def noisy_records(entries, features, surface_names: list[str], sigma: float, see
 
 def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0), out_root: str | Path = "results",
                    runs_root: str | Path = "runs/bench", labels: list[str] | None = None,
-                   command: str = "") -> Path:
-    """Evaluate every finished job of ``bench`` on noisy test structures; write the drop table."""
+                   command: str = "", force: bool = False) -> Path:
+    """Evaluate the finished jobs of ``bench`` (those of ``labels``, or all) on noisy test structures;
+    write the drop table.
+
+    Resumable: rows already in ``runs.json`` whose clean metrics still match their job record are kept
+    (other models and σ included), so a rerun after new benchmark rows only evaluates those; ``force``
+    evaluates the selected runs again.
+    """
     from absites.train.run import load_run
 
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
-    records = [r for r in load_records(bench, Path(out_root) / bench.name) if r.get("status") == "ok"
-               and (labels is None or r["label"] in labels)]
+    finished = [r for r in load_records(bench, Path(out_root) / bench.name) if r.get("status") == "ok"]
+    records = [r for r in finished if labels is None or r["label"] in labels]
     if not records:
         raise AbsitesError(f"bench {bench.name}: no finished job to test for robustness; run absites bench first")
     spec = bench.splits["test"]
@@ -90,12 +96,17 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
     surface_names = sorted({r["surface"] or "default" for r in records if load_model_config(r["model"]).needs_surfaces})
     out_dir = Path(out_root) / f"robustness-{bench.name}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    # rows of other models / σ from earlier calls stay, as long as their job record is unchanged
+    done = {} if force else _reusable_rows(out_dir / "runs.json", finished)
     for sigma in sigmas:
+        todo = [r for r in records if (r["label"], r["seed"], sigma) not in done]
+        if not todo:
+            continue
+        log.info("σ=%s: %d runs to evaluate, %d kept from runs.json", sigma, len(todo), len(records) - len(todo))
         graphs, surfaces, skipped = noisy_records(entries, features, surface_names, sigma)
         if skipped:
             log.warning("σ=%s: %d skipped: %s", sigma, len(skipped), "; ".join(skipped))
-        for rec in records:
+        for rec in todo:
             run_dir = run_dir_of(runs_root, bench.name, rec["label"], rec["seed"])
             predict_fn, _, thresholds = load_run(run_dir)
             needs = load_model_config(rec["model"]).needs_surfaces
@@ -107,10 +118,33 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
                 for m in NOISE_METRICS:
                     row[f"{task}_{m}_clean"] = rec["test_metrics"][task].get(m, float("nan"))
                     row[f"{task}_{m}_noisy"] = metrics[task].get(m, float("nan"))
-            rows.append(row)
+            done[(rec["label"], rec["seed"], sigma)] = row
             log.info("σ=%s %s seed %s done", sigma, rec["label"], rec["seed"])
+            (out_dir / "runs.json").write_text(json.dumps(list(done.values()), indent=1))  # survives a stop
+    order = {(r["label"], r["seed"]): i for i, r in enumerate(finished)}
+    rows = sorted(done.values(), key=lambda r: (r["sigma"], order[(r["label"], r["seed"])]))
     (out_dir / "runs.json").write_text(json.dumps(rows, indent=1))
     return write_robustness_tables(bench, rows, out_dir, command)
+
+
+def _reusable_rows(path: Path, records: list[dict[str, Any]]) -> dict[tuple[str, int, float], dict[str, Any]]:
+    """Rows of an earlier run whose job record is unchanged (same clean test metrics)."""
+    if not path.exists():
+        return {}
+    try:
+        old_rows = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        log.warning("%s is not valid JSON; evaluating every run again", path)
+        return {}
+    by_job = {(r["label"], r["seed"]): r for r in records}
+    kept = {}
+    for row in old_rows:
+        rec = by_job.get((row.get("label"), row.get("seed")))
+        if rec is not None and all(np.isclose(row.get(f"{task}_{m}_clean", np.nan),
+                                              rec["test_metrics"][task].get(m, np.nan), equal_nan=True)
+                                   for task in BENCH_TASKS for m in NOISE_METRICS):
+            kept[(row["label"], row["seed"], row["sigma"])] = row
+    return kept
 
 
 def write_robustness_tables(bench: BenchmarkConfig, rows: list[dict[str, Any]], out_dir: Path,
