@@ -454,10 +454,12 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
         for entry in summary:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in entry.items()})
     first = ok[0]
+    commands = list(dict.fromkeys(r.get("command") or f"absites bench {bench.name}"
+                                  for r in sorted(ok, key=lambda r: r.get("date", ""))))
     lines = [f"# {bench.title}", "",
              f"Benchmark `{bench.name}` (configs/bench/{bench.name}.yaml). Produced by "
-             f"`{first.get('command') or 'absites bench ' + bench.name}` from the job records in `runs/`; "
-             "not edited by hand.", "",
+             + ", then ".join(f"`{c}`" for c in commands) + " (a rerun only runs the missing jobs); tables "
+             "written from the job records in `runs/`; not edited by hand.", "",
              f"* Splits: train = {bench.splits['train'].describe()} ({first['n_train']} complexes), "
              f"val (early stopping, thresholds) = {bench.splits['val'].describe()} ({first['n_val']}), "
              f"test = {bench.splits['test'].describe()} ({first['n_test']}).",
