@@ -41,6 +41,14 @@ def test_unit_sphere_eigenvalues(unit_sphere):
     np.testing.assert_allclose(evecs.T @ (mass[:, None] * evecs), np.eye(16), atol=1e-6)
 
 
+def test_eigenpairs_are_reproducible_and_keep_the_whole_cluster(unit_sphere):
+    # k = 16 cuts right after the sphere's 7-fold l = 3 cluster: every member must be there, every time
+    L, mass = laplacian_and_mass(unit_sphere.vertices, unit_sphere.faces)
+    first, second = eigenpairs(L, mass, k=16)[0], eigenpairs(L, mass, k=16)[0]
+    np.testing.assert_array_equal(first, second)
+    assert (np.abs(first[9:] - 12.0) < 0.25).sum() == 7
+
+
 def test_point_cloud_sphere_eigenvalues(unit_sphere):
     ops = point_cloud_operators(unit_sphere.vertices, unit_sphere.vertex_normals, k=16)
     np.testing.assert_allclose(ops.evals[1:], SPHERE_EVALS[1:], rtol=0.05)
