@@ -93,7 +93,6 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
     spec = bench.splits["test"]
     entries = read_index(data.data_root() / data.index, split=spec.value, split_column=spec.column, sets=spec.sets,
                          primary_only=data.primary_only)
-    surface_names = sorted({r["surface"] or "default" for r in records if load_model_config(r["model"]).needs_surfaces})
     out_dir = Path(out_root) / f"robustness-{bench.name}"
     out_dir.mkdir(parents=True, exist_ok=True)
     # rows of other models / σ from earlier calls stay, as long as their job record is unchanged
@@ -103,6 +102,8 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
         if not todo:
             continue
         log.info("σ=%s: %d runs to evaluate, %d kept from runs.json", sigma, len(todo), len(records) - len(todo))
+        # noisy surfaces only for the configs the runs still to evaluate read
+        surface_names = sorted({r["surface"] or "default" for r in todo if load_model_config(r["model"]).needs_surfaces})
         graphs, surfaces, skipped = noisy_records(entries, features, surface_names, sigma)
         if skipped:
             log.warning("σ=%s: %d skipped: %s", sigma, len(skipped), "; ".join(skipped))
