@@ -116,9 +116,12 @@ class TrainingConfig:
     pos_weight: str = "per_complex"  # per_complex | none
     grad_clip: float = 1.0
     paratope_residues: str = "all"  # all antibody residues in the loss, or only CDR (+flank) residues
+    threads: int = 0  # CPU threads for torch: 0 = every core this process may use (affinity, cgroup quota)
+    compile: bool = False  # torch.compile the model (CUDA only; falls back to eager if compiling fails)
 
     def __post_init__(self) -> None:
         checks = [
+            (self.threads >= 0, "threads must be >= 0 (0: all available cores)"),
             (self.epochs >= 1 and self.batch_size >= 1 and self.patience >= 1, "epochs, batch_size, patience >= 1"),
             (self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0"),
             (self.scheduler in ("cosine", "constant"), "scheduler must be cosine or constant"),

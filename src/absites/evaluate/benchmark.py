@@ -122,12 +122,12 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
                            training=raw.get("training", "default"), init_ablation=ablation)
 
 
-def _row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int):
+def _row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int, threads: int = 0):
     model = load_model_config(row.model)
     model = dataclasses.replace(model, params={**model.params, **row.params})
     training = load_training_config(bench.training)
     kind = "surface" if model.needs_surfaces else "graph"
-    overrides = {**bench.budget.get(kind, {}), **row.training, "seed": seed}
+    overrides = {**bench.budget.get(kind, {}), **row.training, "seed": seed, "threads": threads}
     try:
         training = dataclasses.replace(training, **overrides)
     except TypeError as exc:
@@ -212,7 +212,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
     path = job_path(out_dir, label, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        model, training, surface = _row_configs(bench, row, seed)
+        model, training, surface = _row_configs(bench, row, seed, max(1, threads))
         data, features = load_data_config(bench.data), load_feature_config(bench.features)
         run_dir = run_dir_of(runs_dir, bench.name, label, seed)
         t0 = time.perf_counter()

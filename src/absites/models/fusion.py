@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import to_dense_batch
 
 FUSIONS = ("late", "cross_attention")
 
@@ -52,15 +53,19 @@ class ResidueCrossAttention(nn.Module):
         z = self.norm(h)
         delta = torch.zeros_like(h)
         keep = torch.ones_like(is_antibody) if valid is None else valid
-        for c in torch.unique(batch).tolist():
-            in_c = batch == c
-            ab = torch.nonzero(in_c & is_antibody, as_tuple=True)[0]
-            ag = torch.nonzero(in_c & ~is_antibody, as_tuple=True)[0]
-            for queries, keys in ((ab, ag), (ag, ab)):
-                keys = keys[keep[keys]]
-                if queries.numel() == 0 or keys.numel() == 0:
-                    continue
-                out, _ = self.attn(z[queries].unsqueeze(0), z[keys].unsqueeze(0), z[keys].unsqueeze(0),
-                                   need_weights=False)
-                delta = delta.index_copy(0, queries, out.squeeze(0).to(delta.dtype))
+        n_complex = int(batch[-1]) + 1 if batch.numel() else 0
+        sides = []
+        for side in (is_antibody, ~is_antibody):  # every complex's residues of one protein, padded
+            idx = side.nonzero().squeeze(1)
+            dense_idx, mask = to_dense_batch(idx, batch[idx], batch_size=n_complex)
+            sides.append((dense_idx, mask, mask & keep[dense_idx]))
+        for (q_idx, q_mask, _), (k_idx, _, k_valid) in ((sides[0], sides[1]), (sides[1], sides[0])):
+            if q_idx.shape[1] == 0 or k_idx.shape[1] == 0:
+                continue
+            has_key = k_valid.any(dim=1)  # a complex whose partner has no valid residue gets no message
+            padding = ~k_valid & has_key.unsqueeze(1)  # rows with no valid key stay unmasked (no NaN), zeroed below
+            keys = z[k_idx]
+            out, _ = self.attn(z[q_idx], keys, keys, key_padding_mask=padding, need_weights=False)
+            out = out * has_key[:, None, None].to(out.dtype)
+            delta = delta.index_copy(0, q_idx[q_mask], out[q_mask].to(delta.dtype))
         return h + self.dropout(delta)

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, MessagePassing
 from torch_geometric.utils import softmax
 
+from absites.models.bipartite import CrossPairs, cross_pairs, dense_dot_attention, dense_gat, dense_gatv2
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
 
 GRAPH_FUSIONS = ("edges", "cross_attention", "late")
@@ -72,12 +73,13 @@ class EPMP(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = mlp([in_dim + 2 * hidden, hidden, 1], dropout)
 
-    def forward(self, x, edge_index, cross_edge_index, is_antibody, **_):
+    def forward(self, x, edge_index, cross_edge_index, is_antibody, batch=None, **_):
         ab = is_antibody.unsqueeze(1)
         h = torch.where(ab, self.gcn_ab(x, edge_index), self.gcn_ag(x, edge_index)).relu()
         h = self.dropout(h)
-        g = self.gat1(h, cross_edge_index).relu()
-        g = self.gat2(self.dropout(g), cross_edge_index).relu()
+        pairs = cross_pairs(cross_edge_index, is_antibody, batch)
+        g = _across(self.gat1, h, cross_edge_index, pairs, dense_gat).relu()
+        g = _across(self.gat2, self.dropout(g), cross_edge_index, pairs, dense_gat).relu()
         return self.head(torch.cat([x, h, g], dim=1)).squeeze(1)
 
 
@@ -93,9 +95,17 @@ class EGNNLayer(MessagePassing):
 
     def forward(self, h, pos, edge_index, edge_feat):
         src, dst = edge_index
-        rel = pos[dst] - pos[src]
+        # index_select rather than x[idx]: its backward is an index_add, several times faster on CPU than
+        # the accumulating index_put that advanced indexing differentiates into
+        rel = pos.index_select(0, dst) - pos.index_select(0, src)
         sq = (rel**2).sum(1, keepdim=True)
-        m = self.phi_e(torch.cat([h[dst], h[src], sq / 100.0, edge_feat], dim=1))
+        # phi_e's first layer on [h_dst, h_src, sq, edge_feat], split by input block: the two node
+        # blocks are applied per node and gathered, not per edge (same weights, same value, ~2x fewer FLOPs)
+        first, width = self.phi_e[0], h.shape[1]
+        w_dst, w_src, w_edge = first.weight[:, :width], first.weight[:, width:2 * width], first.weight[:, 2 * width:]
+        pre = ((h @ w_dst.T).index_select(0, dst) + (h @ w_src.T).index_select(0, src)
+               + nn.functional.linear(torch.cat([sq / 100.0, edge_feat], dim=1), w_edge, first.bias))
+        m = self.phi_e[1:](pre)
         deg = torch.zeros(h.shape[0], 1, device=h.device).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
         shift = torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(self.phi_x(m))) / deg
         agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
@@ -114,8 +124,12 @@ class CrossAttention(MessagePassing):
         self.dropout = nn.Dropout(dropout)
         self.scale = hidden**-0.5
 
-    def forward(self, h, cross_edge_index):
-        msg = self.propagate(cross_edge_index, q=self.q(h), k=self.k(h), v=self.v(h))
+    def forward(self, h, cross_edge_index, pairs: CrossPairs | None = None):
+        """``pairs``: the dense layout of a complete bipartite ``cross_edge_index`` (same result, faster)."""
+        if pairs is not None:
+            msg = dense_dot_attention(self.q(h), self.k(h), self.v(h), self.scale, pairs)
+        else:
+            msg = self.propagate(cross_edge_index, q=self.q(h), k=self.k(h), v=self.v(h))
         return self.norm(h + self.dropout(self.out(msg)))
 
     def message(self, q_i, k_j, v_j, index, ptr, size_i):
@@ -143,10 +157,12 @@ class EGNN(nn.Module):
     def forward(self, x, pos, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None, **_):
         ef = edge_features(edge_attr)
         h, p = self.embed(x), pos
+        pairs = (cross_pairs(cross_edge_index, is_antibody, batch)
+                 if self.fusion == "edges" and is_antibody is not None else None)
         for i, layer in enumerate(self.layers):
             h, p = layer(h, p, edge_index, ef)
             if self.fusion == "edges":
-                h = self.cross[i](h, cross_edge_index)
+                h = self.cross[i](h, cross_edge_index, pairs)
             elif self.fusion == "cross_attention":
                 h = self.cross[i](h, is_antibody, _batch(batch, h))
         if self.fusion == "late":
@@ -179,15 +195,23 @@ class GATv2Net(nn.Module):
     def forward(self, x, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None, **_):
         ef = edge_features(edge_attr)
         h = self.embed(x)
+        pairs = (cross_pairs(cross_edge_index, is_antibody, batch)
+                 if self.fusion == "edges" and is_antibody is not None else None)
         for i, intra in enumerate(self.intra):
             h = h + self.dropout(intra(self.norms[2 * i](h), edge_index, ef).relu())
             if self.fusion == "edges":
-                h = h + self.dropout(self.inter[i](self.norms[2 * i + 1](h), cross_edge_index).relu())
+                cross = _across(self.inter[i], self.norms[2 * i + 1](h), cross_edge_index, pairs, dense_gatv2)
+                h = h + self.dropout(cross.relu())
             elif self.fusion == "cross_attention":
                 h = self.inter[i](h, is_antibody, _batch(batch, h))
         if self.fusion == "late":
             h = torch.cat([h, partner_pool(h, is_antibody, _batch(batch, h))], dim=1)
         return self.head(torch.cat([h, x], dim=1)).squeeze(1)
+
+
+def _across(conv, h: Tensor, cross_edge_index: Tensor, pairs: CrossPairs | None, dense) -> Tensor:
+    """A cross-protein attention layer: dense over a complete bipartite pattern, else along the edges."""
+    return dense(conv, h, pairs) if pairs is not None else conv(h, cross_edge_index)
 
 
 def _batch(batch: Tensor | None, h: Tensor) -> Tensor:

@@ -60,6 +60,11 @@ class Sample:
     data: Data
     meshes: tuple[MeshTensors, MeshTensors] | None = None
 
+    def to(self, device: torch.device) -> Sample:
+        """The same complex with its tensors on ``device`` (moved once, not per step)."""
+        meshes = None if self.meshes is None else (self.meshes[0].to(device), self.meshes[1].to(device))
+        return Sample(self.graph, self.data.to(device), meshes)
+
 
 def make_samples(graphs: list[ResidueGraph], surfaces: dict[str, tuple] | None = None,
                  max_eigs: int | None = None) -> list[Sample]:
@@ -96,6 +101,31 @@ def build_model(name: str, params: dict[str, Any], in_dim: int) -> nn.Module:
         return JointNet(in_dim, **params)
     known = sorted(GRAPH_MODELS) + list(SURFACE_ENCODERS) + list(JOINT_MODELS)
     raise ValueError(f"unknown model {name!r}; choose one of {known}")
+
+
+def available_cpus() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota when one is set."""
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def maybe_compile(model: nn.Module, enabled: bool, device: torch.device) -> nn.Module:
+    """``torch.compile`` (dynamic shapes: every batch has other sizes) on CUDA when asked; else the model."""
+    if not enabled or device.type != "cuda":
+        return model
+    try:
+        return torch.compile(model, dynamic=True)
+    except Exception as exc:  # noqa: BLE001 - compiling is an optimisation: eager is always right
+        log.warning("torch.compile unavailable (%s); training eagerly", exc)
+        return model
 
 
 def seed_everything(seed: int) -> None:
@@ -227,16 +257,20 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     rank, world = distributed_context(device)
     amp = cfg.amp and device.type == "cuda"
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.threads or available_cpus())
+    train = [s.to(device) for s in train]  # once: no per-step host -> device copies
+    val = [s.to(device) for s in val]
     in_dim = input_dim(train)
     model = build_model(model_name, model_params, in_dim)
     _, balance = split_balance(model_params)
     apply_init_scale(model, balance["init_scale"])
     model = model.to(device)
-    net = model  # what the optimiser steps through: DDP-wrapped under torchrun
+    net = maybe_compile(model, cfg.compile, device)  # what the steps run: compiled and/or DDP-wrapped
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
                                       find_unused_parameters=True)
         out_dir = out_dir if rank == 0 else None  # rank 0 alone writes checkpoints
     opt = torch.optim.AdamW(param_groups(model, balance["lr_scale"], cfg.lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -269,7 +303,14 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         for start in range(0, len(order), cfg.batch_size):
             b = collate([train[i] for i in order[start:start + cfg.batch_size]], device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = net(**b["inputs"])
+                try:
+                    logits = net(**b["inputs"])
+                except Exception as exc:  # noqa: BLE001 - a compiled graph that fails falls back to eager
+                    if net is model or not cfg.compile or world > 1:
+                        raise
+                    log.warning("compiled model failed (%s); training eagerly", exc)
+                    net = model
+                    logits = net(**b["inputs"])
             loss = loss_fn(logits, b, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,153 @@
+"""Attention across the antibody–antigen pair, computed densely per complex.
+
+The reference's cross edges form a *complete* bipartite graph in every complex:
+each CDR residue (±2) is joined to each antigen residue, both ways — about 28 k
+edges for a median GEP complex against 9 k within-protein kNN edges. Message
+passing along those edges materialises an ``(E, heads, channels)`` tensor and
+gathers / scatters it; profiling one training epoch (``bench/profile_train.py``)
+put 60–75 % of EPMP, EGNN and GATv2 time there. The same attention over a
+complete bipartite graph is a per-complex dense product: queries of one side
+against keys of the other, padded with :func:`torch_geometric.utils.to_dense_batch`
+and masked.
+
+:func:`cross_pairs` recognises the complete pattern (and returns ``None`` for any
+other cross-edge set, e.g. ``cross_edges: none``, so callers keep the edge-wise
+path); :func:`dense_gat`, :func:`dense_gatv2` and :func:`dense_dot_attention`
+evaluate PyG's ``GATConv`` / ``GATv2Conv`` and the dot-product attention of
+:class:`absites.models.gnn.CrossAttention` from their own parameters, so the
+function (and every checkpoint) is the same as on the edges; tests compare both.
+
+Shapes: ``h (N, C)`` residue features of a batch; ``is_antibody (N,)`` bool;
+``batch (N,)`` complex of each residue (sorted, as PyG batches are).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.utils import to_dense_batch
+
+
+@dataclass(frozen=True)
+class CrossPairs:
+    """The two sides of each complex's complete bipartite cross graph, padded per complex.
+
+    Shapes:
+        ab_index, ab_mask: ``(B, La)`` residue index (0 where padded) and validity.
+        ag_index, ag_mask: ``(B, Lg)`` the same for the antigen side.
+    """
+
+    ab_index: Tensor
+    ab_mask: Tensor
+    ag_index: Tensor
+    ag_mask: Tensor
+
+    def directions(self):
+        """(query index, query mask, key index, key mask): antibody -> antigen, then antigen -> antibody."""
+        return ((self.ab_index, self.ab_mask, self.ag_index, self.ag_mask),
+                (self.ag_index, self.ag_mask, self.ab_index, self.ab_mask))
+
+
+def cross_pairs(cross_edge_index: Tensor, is_antibody: Tensor, batch: Tensor | None) -> CrossPairs | None:
+    """The dense layout of ``cross_edge_index`` when it is complete bipartite per complex, else None.
+
+    Members are the residues with an outgoing cross edge; the pattern is complete
+    when the edge count equals ``2 · Σ_complex |antibody members| · |antigen members|``
+    (edges are unique and never join two complexes, so the count decides).
+    """
+    n = is_antibody.shape[0]
+    if batch is None:
+        batch = torch.zeros(n, dtype=torch.long, device=is_antibody.device)
+    n_complex = int(batch[-1]) + 1 if n else 0
+    member = torch.zeros(n, dtype=torch.bool, device=is_antibody.device)
+    member[cross_edge_index[0]] = True
+    ab, ag = member & is_antibody, member & ~is_antibody
+    n_ab = torch.bincount(batch[ab], minlength=n_complex)
+    n_ag = torch.bincount(batch[ag], minlength=n_complex)
+    if cross_edge_index.shape[1] != 2 * int((n_ab * n_ag).sum()):
+        return None
+    ab_idx, ag_idx = ab.nonzero().squeeze(1), ag.nonzero().squeeze(1)
+    ab_index, ab_mask = to_dense_batch(ab_idx, batch[ab_idx], batch_size=n_complex)
+    ag_index, ag_mask = to_dense_batch(ag_idx, batch[ag_idx], batch_size=n_complex)
+    return CrossPairs(ab_index, ab_mask, ag_index, ag_mask)
+
+
+def _masked_softmax(logits: Tensor, key_mask: Tensor, dim: int) -> Tensor:
+    """Softmax over ``dim`` with masked keys excluded (rows with no valid key give zeros)."""
+    logits = logits.masked_fill(~key_mask, float("-inf"))
+    return torch.softmax(logits, dim=dim).nan_to_num(0.0)
+
+
+def _scatter_rows(out: Tensor, index: Tensor, mask: Tensor, values: Tensor) -> Tensor:
+    """``out`` with rows ``index[mask]`` replaced by ``values[mask]`` (out of place, autograd-safe)."""
+    return out.index_copy(0, index[mask], values[mask].to(out.dtype))
+
+
+def dense_gat(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
+    """PyG ``GATConv`` (shared ``lin``, self loops, no edge features) over the complete cross graph.
+
+    Every residue also attends to itself (GATConv adds self loops); residues with
+    no cross edge get their own transformed feature.
+    """
+    H, C = conv.heads, conv.out_channels
+    x = conv.lin(h).view(-1, H, C)
+    a_src = (x * conv.att_src).sum(-1)  # (N, H)
+    a_dst = (x * conv.att_dst).sum(-1)
+    out = x  # residues outside the cross graph: self loop only, weight 1
+    for q_idx, q_mask, k_idx, k_mask in pairs.directions():
+        pair = F.leaky_relu(a_dst[q_idx].unsqueeze(2) + a_src[k_idx].unsqueeze(1), conv.negative_slope)  # (B,Lq,Lk,H)
+        own = F.leaky_relu(a_dst[q_idx] + a_src[q_idx], conv.negative_slope).unsqueeze(2)  # (B, Lq, 1, H)
+        mask = torch.cat([k_mask.unsqueeze(1).expand(-1, q_idx.shape[1], -1),
+                          torch.ones_like(q_mask).unsqueeze(2)], dim=2).unsqueeze(3)
+        alpha = _masked_softmax(torch.cat([pair, own], dim=2), mask, dim=2)
+        alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
+        msg = torch.einsum("bqkh,bkhc->bqhc", alpha[:, :, :-1], x[k_idx]) + alpha[:, :, -1:].transpose(2, 3) * x[q_idx]
+        out = _scatter_rows(out, q_idx, q_mask, msg)
+    out = out.reshape(-1, H * C) if conv.concat else out.mean(dim=1)
+    if conv.res is not None:
+        out = out + conv.res(h)
+    return out + conv.bias if conv.bias is not None else out
+
+
+def dense_gatv2(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
+    """PyG ``GATv2Conv`` without self loops or edge features over the complete cross graph.
+
+    Residues with no cross edge receive no message (zero before the bias), as on the edges.
+    """
+    if conv.add_self_loops or conv.edge_dim is not None:
+        raise ValueError("dense_gatv2 evaluates GATv2Conv without self loops and edge features only")
+    H, C = conv.heads, conv.out_channels
+    x_l = conv.lin_l(h).view(-1, H, C)  # sources
+    x_r = x_l if conv.share_weights else conv.lin_r(h).view(-1, H, C)  # targets
+    out = torch.zeros_like(x_l)
+    # one complex at a time: the (queries, keys, heads, channels) tensor is not separable, and padding
+    # it to the batch's largest antigen would multiply its size
+    for q_idx, q_mask, k_idx, k_mask in pairs.directions():
+        for b in range(q_idx.shape[0]):
+            q, k = q_idx[b][q_mask[b]], k_idx[b][k_mask[b]]
+            if q.numel() == 0 or k.numel() == 0:
+                continue
+            pre = F.leaky_relu(x_r[q].unsqueeze(1) + x_l[k].unsqueeze(0), conv.negative_slope)  # (Lq, Lk, H, C)
+            alpha = torch.softmax((pre * conv.att).sum(-1), dim=1)  # (Lq, Lk, H)
+            alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
+            out = out.index_copy(0, q, torch.einsum("qkh,khc->qhc", alpha, x_l[k]).to(out.dtype))
+    out = out.reshape(-1, H * C) if conv.concat else out.mean(dim=1)
+    if conv.res is not None:
+        out = out + conv.res(h)
+    return out + conv.bias if conv.bias is not None else out
+
+
+def dense_dot_attention(q: Tensor, k: Tensor, v: Tensor, scale: float, pairs: CrossPairs) -> Tensor:
+    """Single-head scaled dot-product attention along the complete cross graph, summed per query.
+
+    Returns ``(N, C)`` messages; residues with no cross edge get zeros.
+    """
+    out = torch.zeros_like(v)
+    for q_idx, q_mask, k_idx, k_mask in pairs.directions():
+        logits = torch.einsum("bqc,bkc->bqk", q[q_idx], k[k_idx]) * scale
+        alpha = _masked_softmax(logits, k_mask.unsqueeze(1), dim=2)
+        out = _scatter_rows(out, q_idx, q_mask, torch.bmm(alpha, v[k_idx]))
+    return out
