@@ -58,3 +58,12 @@ def test_data_root_resolution(tmp_path, monkeypatch):
     monkeypatch.delenv("ABSITES_DATA_ROOT")
     assert (resolve_data_root() / "sample" / "index.csv").exists()  # ../shared/data beside the checkout
     assert DataConfig(cache_dir=str(tmp_path)).cache_path() == Path(tmp_path)
+
+
+def test_prediction_display_surface_is_the_fast_training_default():
+    from absites.predict.run import DISPLAY_SURFACE
+
+    assert load_surface_config("fast") == DISPLAY_SURFACE
+    assert load_surface_config("fast").as_dict()["marching_step"] == 2
+    # configs written before marching_step existed keep their cache keys
+    assert "marching_step" not in load_surface_config("coarse").as_dict()

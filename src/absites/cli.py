@@ -132,7 +132,7 @@ def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy
 def summary(data_cfg, manifest_path, cache_dir) -> None:
     """Print a table of prepared complexes: residues, CDRs, paratope / epitope sizes, edges."""
     from absites.config import load_data_config
-    from absites.data.dataset import load_graphs, summarize
+    from absites.data.records import load_graphs, summarize
     from absites.data.prepare import read_manifest
 
     dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
@@ -164,7 +164,7 @@ def summary(data_cfg, manifest_path, cache_dir) -> None:
 def export_ply(data_cfg, manifest_path, ids, out_dir, cache_dir) -> None:
     """Write prepared surfaces as PLY (vertex properties: label, residue, mean_curvature, hks_0)."""
     from absites.config import load_data_config
-    from absites.data.dataset import load_surfaces
+    from absites.data.records import load_surfaces
     from absites.surface.export import write_ply
 
     dcfg = load_data_config(data_cfg, cache_dir=str(cache_dir) if cache_dir else None)
@@ -187,7 +187,8 @@ def export_ply(data_cfg, manifest_path, ids, out_dir, cache_dir) -> None:
               help="Training config: a name under configs/training/ or a YAML path.")
 @click.option("--data", "data_cfg", default="default", show_default=True, help="Data config name or YAML path.")
 @click.option("--features", "feature_cfg", default="default", show_default=True)
-@click.option("--surface-config", "surface_cfg", default="default", show_default=True)
+@click.option("--surface-config", "surface_cfg", default="fast", show_default=True,
+              help="Surface config of surface models: a name under configs/surface/ or a YAML path.")
 @click.option("--seed", type=int, default=None, help="Override the training seed.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the number of epochs.")
 @click.option("--device", default=None, help="Override the device (auto, cpu, cuda).")

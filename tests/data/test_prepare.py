@@ -9,7 +9,8 @@ import pytest
 
 from absites.config import FeatureConfig
 from absites.data.cache import RecordCache
-from absites.data.dataset import graph_to_data, load_graphs
+from absites.data.dataset import graph_to_data
+from absites.data.records import load_graphs
 from absites.data.index import ComplexEntry, read_index
 from absites.data.prepare import prepare, read_manifest
 from absites.errors import CacheError, DataIndexError

@@ -6,22 +6,31 @@ import numpy as np
 import pytest
 import trimesh
 
-from absites.config import FeatureConfig, SurfaceConfig
-from absites.data.dataset import load_graphs, load_surfaces
+from absites.config import FeatureConfig, SurfaceConfig, load_surface_config
+from absites.data.records import load_graphs, load_surfaces
 from absites.data.prepare import prepare, read_manifest
 from absites.surface.build import vertex_feature_names
 from absites.surface.export import write_ply
 from conftest import SAMPLE
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("surface-cache")
+def _prepare_all(root, cfg: SurfaceConfig):
     manifest = root / "manifest.csv"
     results = prepare(list(SAMPLE.values()), FeatureConfig(), root, workers=2, manifest_path=manifest,
-                      progress=False, surface_cfg=SurfaceConfig())
+                      progress=False, surface_cfg=cfg)
     graphs = {g.complex_id: g for g in load_graphs(manifest, root)}
     return root, manifest, results, graphs, load_surfaces(manifest, root)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    return _prepare_all(tmp_path_factory.mktemp("surface-cache"), SurfaceConfig())
+
+
+@pytest.fixture(scope="module")
+def prepared_fast(tmp_path_factory):
+    """The training-default surfaces (configs/surface/fast.yaml: 1.25 A field, marching cubes every 2nd voxel)."""
+    return _prepare_all(tmp_path_factory.mktemp("surface-cache-fast"), load_surface_config("fast"))
 
 
 def test_every_sample_complex_gets_surfaces(prepared):
@@ -30,9 +39,10 @@ def test_every_sample_complex_gets_surfaces(prepared):
     assert set(surfaces) == set(SAMPLE)
 
 
+@pytest.mark.parametrize("route", ["prepared", "prepared_fast"])
 @pytest.mark.parametrize("complex_id", sorted(SAMPLE))
-def test_watertight_single_zero_mode_and_epitope_coverage(prepared, complex_id):
-    _, _, _, graphs, surfaces = prepared
+def test_watertight_single_zero_mode_and_epitope_coverage(request, route, complex_id):
+    _, _, _, graphs, surfaces = request.getfixturevalue(route)
     g = graphs[complex_id]
     for surf in surfaces[complex_id]:
         mesh = trimesh.Trimesh(surf.vertices, surf.faces, process=False)
@@ -43,6 +53,20 @@ def test_watertight_single_zero_mode_and_epitope_coverage(prepared, complex_id):
     epitope = np.flatnonzero(g.y.astype(bool) & ~g.is_antibody.astype(bool))
     covered = np.unique(antigen.vertex_residue[antigen.y > 0])
     assert np.isin(epitope, covered).mean() >= 0.9
+
+
+def test_fast_route_is_coarse(prepared, prepared_fast):
+    """The fast meshes hold ~2-4 k vertices per protein (median), several times fewer than the default ones,
+    and keep the default's surface area to within ~10 % (coarser sampling cuts small crevices)."""
+    fine = {c: s for c, s in prepared[4].items()}
+    coarse = prepared_fast[4]
+    counts = [s.n_vertices for pair in coarse.values() for s in pair]
+    assert 2000 <= np.median(counts) <= 4000
+    ratio = [c.n_vertices / f.n_vertices for cid in coarse for c, f in zip(coarse[cid], fine[cid])]
+    assert max(ratio) < 0.25
+    area = lambda s: trimesh.Trimesh(s.vertices, s.faces, process=False).area  # noqa: E731
+    area_ratio = [area(c) / area(f) for cid in coarse for c, f in zip(coarse[cid], fine[cid])]
+    assert 0.85 <= np.median(area_ratio) <= 1.05
 
 
 def test_vertex_maps_and_features(prepared):

@@ -88,24 +88,42 @@ def _project(vertices: np.ndarray, view: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def write_picture(surfaces, vertex_probs, stem: Path, title: str) -> Path:
-    """Both proteins seen from their partner (the predicted binding faces), coloured by probability."""
+    """Both proteins seen from their partner (the predicted binding faces), coloured by probability.
+
+    Each surface is drawn as a shaded mesh: only the triangles facing the viewer, painted far to
+    near (depth-sorted), with Lambert shading from a light at the viewer, so no back face shows through.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import Normalize
 
+    cmap, norm = plt.get_cmap("coolwarm"), Normalize(0.0, 1.0)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), constrained_layout=True)
     for ax, surf, partner, vp, label in zip(axes, surfaces, surfaces[::-1], vertex_probs,
                                             ("antibody (paratope)", "antigen (epitope)")):
         view = _view_direction(surf, partner)
-        xy, depth = _project(surf.vertices.astype(np.float64), view)
-        order = np.argsort(depth)  # far first: the face towards the partner is drawn last
-        sc = ax.scatter(xy[order, 0], xy[order, 1], c=vp[order], s=4, cmap="coolwarm", vmin=0, vmax=1,
-                        linewidths=0)
+        vertices, faces = surf.vertices.astype(np.float64), np.asarray(surf.faces, dtype=np.int64)
+        xy, depth = _project(vertices, view)
+        tri = vertices[faces]
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True).clip(min=1e-12)
+        facing = normal @ view  # > 0: the outward normal points at the viewer (meshes wind outward)
+        front = np.flatnonzero(facing > 0)
+        front = front[np.argsort(depth[faces[front]].mean(1))]  # far first, near last
+        rgb = cmap(norm(np.asarray(vp, dtype=np.float64)[faces[front]].mean(1)))[:, :3]
+        shade = (0.35 + 0.65 * facing[front])[:, None]
+        ax.add_collection(PolyCollection(xy[faces[front]], facecolors=rgb * shade, edgecolors="face",
+                                         linewidths=0.3))
+        ax.set_xlim(xy[:, 0].min(), xy[:, 0].max())
+        ax.set_ylim(xy[:, 1].min(), xy[:, 1].max())
         ax.set_aspect("equal")
         ax.set_title(label)
         ax.axis("off")
-    fig.colorbar(sc, ax=axes, shrink=0.7, label="binding probability")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.7, label="binding probability")
     fig.suptitle(title)
     path = stem.with_name(stem.name + ".png")
     fig.savefig(path, dpi=110)

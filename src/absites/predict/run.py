@@ -30,6 +30,9 @@ from absites.structure.parse import Structure, read_structure
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+# Surfaces drawn for the outputs (PLY, PNG, HTML) when no model reads surfaces: configs/surface/fast.yaml
+# (~3 k vertices per protein, 0.1 s per complex instead of ~2 s at the 1 A default).
+DISPLAY_SURFACE = SurfaceConfig(grid_angstrom=1.25, marching_step=2, k_eig=32)
 
 
 @dataclass
@@ -149,8 +152,8 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     features = features or FeatureConfig(**models["epitope"].meta["features"])
     graph = graph_from_complex(complex_, features, require_contact=False)
     need_surf = write_surfaces or any(m.needs_surfaces for m in models.values())
-    surf_cfg = surface or SurfaceConfig(**next((m.meta["surface"] for m in models.values() if m.meta.get("surface")),
-                                               {}))
+    model_surface = next((m.meta["surface"] for m in models.values() if m.meta.get("surface")), None)
+    surf_cfg = surface or (SurfaceConfig(**model_surface) if model_surface else DISPLAY_SURFACE)
     surfaces = complex_surfaces(complex_, graph, surf_cfg, features.contact_cutoff_angstrom) if need_surf else None
     surf_map = {graph.complex_id: surfaces} if surfaces else None
     prob = np.zeros(graph.num_nodes)

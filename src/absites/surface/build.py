@@ -109,7 +109,7 @@ def protein_surface(complex_: Complex, graph: ResidueGraph, protein: str, cfg: S
     res_mask = complex_.is_antibody if protein == "antibody" else complex_.is_antigen
     atom_idx = np.flatnonzero(res_mask[s.atom_residue])
     mesh = molecular_surface(s.atom_coords[atom_idx], s.atom_elements[atom_idx], s.atom_residue[atom_idx],
-                             cfg.grid_angstrom, cfg.probe_angstrom, cfg.target_vertices)
+                             cfg.grid_angstrom, cfg.probe_angstrom, cfg.target_vertices, cfg.marching_step)
     ops = spectral_operators(mesh.vertices, mesh.faces, mesh.normals, cfg.k_eig)
     mean_c, gauss_c = curvatures(mesh.vertices, mesh.faces, mesh.normals, ops.laplacian, ops.mass)
     if cfg.operators == "point_cloud":  # DiffusionNet on the vertices as a point cloud

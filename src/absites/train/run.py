@@ -24,7 +24,7 @@ from absites.config import (
     SurfaceConfig,
     TrainingConfig,
 )
-from absites.data.dataset import load_graphs, load_surfaces
+from absites.data.records import load_graphs, load_surfaces
 from absites.data.index import SplitSpec, read_index
 from absites.data.prepare import prepare
 from absites.errors import AbsitesError
