@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import scatter
 
 from absites.models.fusion import ResidueCrossAttention, check_fusion
 from absites.models.gnn import mlp
@@ -109,8 +110,12 @@ def collate_surfaces(per_complex: list[tuple[MeshTensors, MeshTensors]], residue
 
 def pool_to_residues(vertex_logit: Tensor, vertex_residue: Tensor, n_residues: int, buried_logit: Tensor,
                      how: str = "mean") -> Tensor:
-    """Vertex logits -> residue logits (mean or max); residues without vertices get ``buried_logit``."""
-    out = buried_logit.expand(n_residues).clone()
+    """Vertex logits -> residue logits (mean or max); residues without vertices get ``buried_logit``.
+
+    Pooled in float32 whatever the autocast dtype of the vertex logits (bfloat16 sums lose residues' means).
+    """
+    vertex_logit = vertex_logit.float()
+    out = buried_logit.float().expand(n_residues).clone()
     count = torch.zeros(n_residues, device=vertex_logit.device).index_add_(0, vertex_residue, torch.ones_like(vertex_logit))
     has = count > 0
     if how == "mean":
@@ -163,8 +168,11 @@ class DiffusionNetBlock(nn.Module):
 
     def forward(self, x, mesh: MeshTensors):
         xd = self.diffusion(x, mesh.mass, mesh.evals, mesh.evecs)
-        gx = torch.sparse.mm(mesh.grad_x, xd)
-        gy = torch.sparse.mm(mesh.grad_y, xd)
+        # sparse products in float32, outside autocast (which would cast only their dense operand to bf16)
+        with torch.autocast(xd.device.type, enabled=False):
+            xd32 = xd.float()
+            gx = torch.sparse.mm(mesh.grad_x, xd32)
+            gy = torch.sparse.mm(mesh.grad_y, xd32)
         return x + self.mlp(torch.cat([x, xd, self.gradient(gx, gy)], dim=1))
 
 
@@ -229,10 +237,8 @@ class SurfaceNet(nn.Module):
               is_antibody: Tensor, batch: Tensor) -> list[Tensor]:
         """Vertices -> residues (mean), cross-protein attention, change broadcast back to the vertices."""
         idx = torch.cat([m.vertex_residue for m in meshes])
-        h = torch.cat(feats)
-        count = torch.zeros(n_residues, device=h.device).index_add_(0, idx, torch.ones_like(idx, dtype=h.dtype))
-        res = torch.zeros(n_residues, h.shape[1], device=h.device, dtype=h.dtype).index_add(0, idx, h)
-        res = res / count.clamp(min=1).unsqueeze(1)
+        count = torch.bincount(idx, minlength=n_residues)
+        res = scatter(torch.cat(feats).float(), idx, dim=0, dim_size=n_residues, reduce="mean")  # float32 sums
         delta = self.cross_proj[stage](self.cross[stage](res, is_antibody, batch, valid=count > 0) - res)
         return [f + delta[m.vertex_residue] for f, m in zip(feats, meshes)]
 
