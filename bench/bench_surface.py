@@ -1,13 +1,22 @@
-"""Seconds per complex for O-GEP surfaces + eigenpairs + descriptors (both proteins), one core.
+"""O-GEP surface routes side by side, one core: seconds per complex (both proteins), mesh quality.
 
-Usage: python bench/bench_surface.py [--surface-config default] [--limit N] [--no-pymol]
+Usage: python bench/bench_surface.py [--routes reference,default,coarse,fast] [--limit N]
 
-Over the 30-complex sample. In the same run, when pymol-open-source is installed
-(pip install -e ".[pymol]"), the PyMOL route of the reference pipeline (PyMOL
-surface at surface_quality 0 -> OBJ -> the same Laplacian / eigenpairs / HKS /
-WKS) is timed on the same proteins, and mesh quality is compared: watertight
-share, share whose eigen-solve passes (one zero mode), area agreement.
-Goal (issue 3): <= 3 s median per complex at the default resolution.
+Over the 30-complex sample, in one run:
+
+* ``reference`` — the reference pipeline's route: PyMOL surface at surface_quality 0
+  → largest connected component → quadric decimation to 2,000 vertices
+  (fast-simplification) → cotan Laplacian → 30 eigenpairs → HKS. Needs
+  pymol-open-source (``pip install -e ".[pymol]"``; ``make bench-surface`` does it).
+* ``default`` / ``coarse`` / ``fast`` — absites' SES route with that surface
+  config (``configs/surface/<name>.yaml``): mesh, Laplacian, eigenpairs, HKS, WKS and
+  gradient operators, everything a surface record holds.
+
+Per route: median seconds per complex (mesh, spectral, total), median vertices per
+protein, the share of meshes that are watertight and whose eigen-solve passes (one
+zero mode), and the median surface area relative to the ``default`` route's mesh of
+the same protein. Also prints full preprocessing per complex with the ``fast``
+surfaces (parse, numbering, labels, SASA, graph, surfaces: ``prepare``'s work).
 """
 
 from __future__ import annotations
@@ -27,19 +36,18 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 
-from absites.config import load_surface_config, resolve_data_root  # noqa: E402
+from absites.config import FeatureConfig, load_surface_config, resolve_data_root  # noqa: E402
 from absites.data.index import read_index  # noqa: E402
 from absites.errors import AbsitesError  # noqa: E402
+from absites.graph import graph_from_complex  # noqa: E402
 from absites.structure.complex import load_complex  # noqa: E402
 from absites.structure.write import write_pdb  # noqa: E402
+from absites.surface.build import complex_surfaces  # noqa: E402
 from absites.surface.mesh import molecular_surface  # noqa: E402
-from absites.surface.spectral import hks, spectral_operators, wks  # noqa: E402
+from absites.surface.spectral import eigenpairs, hks, laplacian_and_mass, spectral_operators, wks  # noqa: E402
 
-
-def spectral_and_descriptors(vertices, faces, normals, cfg):
-    ops = spectral_operators(vertices, faces, normals, cfg.k_eig)
-    hks(ops.evals, ops.evecs, cfg.hks_scales)
-    wks(ops.evals, ops.evecs, cfg.wks_energies)
+REFERENCE_VERTICES = 2000
+REFERENCE_EIGS = 30
 
 
 def pymol_mesh(pdb_path: Path, workdir: Path) -> trimesh.Trimesh:
@@ -56,85 +64,117 @@ def pymol_mesh(pdb_path: Path, workdir: Path) -> trimesh.Trimesh:
     return trimesh.load(obj, process=True, force="mesh")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--surface-config", default="default")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--no-pymol", action="store_true")
-    args = ap.parse_args()
-    cfg = load_surface_config(args.surface_config)
+def reference_route(pdb_path: Path, workdir: Path) -> tuple[trimesh.Trimesh, float, float, bool]:
+    """(mesh, mesh seconds, spectral seconds, eigen-solve passed) of the reference pipeline's route."""
+    import fast_simplification
+
+    t0 = time.perf_counter()
+    mesh = pymol_mesh(pdb_path, workdir)
+    parts = mesh.split(only_watertight=False)
+    mesh = max(parts, key=lambda m: len(m.faces)) if len(parts) else mesh
+    if len(mesh.vertices) > REFERENCE_VERTICES:
+        pts, faces = fast_simplification.simplify(np.asarray(mesh.vertices, dtype=np.float32),
+                                                  np.asarray(mesh.faces),
+                                                  target_reduction=1 - REFERENCE_VERTICES / len(mesh.vertices))
+        mesh = trimesh.Trimesh(pts, faces, process=True)
+    t1 = time.perf_counter()
     try:
-        if args.no_pymol:
-            raise ImportError
-        import pymol  # noqa: F401
-        have_pymol = True
-    except ImportError:
-        have_pymol = False
+        L, mass = laplacian_and_mass(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+        evals, evecs = eigenpairs(L, mass, REFERENCE_EIGS)
+        hks(evals, evecs, 16)
+        ok = True
+    except AbsitesError:
+        ok = False
+    return mesh, t1 - t0, time.perf_counter() - t1, ok
+
+
+def ses_route(coords, elements, residues, cfg) -> tuple[trimesh.Trimesh, float, float, bool]:
+    t0 = time.perf_counter()
+    mesh = molecular_surface(coords, elements, residues, cfg.grid_angstrom, cfg.probe_angstrom,
+                             cfg.target_vertices, cfg.marching_step)
+    t1 = time.perf_counter()
+    try:
+        ops = spectral_operators(mesh.vertices, mesh.faces, mesh.normals, cfg.k_eig)
+        hks(ops.evals, ops.evecs, cfg.hks_scales)
+        wks(ops.evals, ops.evecs, cfg.wks_energies)
+        ok = True
+    except AbsitesError:
+        ok = False
+    return mesh.trimesh(), t1 - t0, time.perf_counter() - t1, ok
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--routes", default="reference,default,coarse,fast")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    routes = args.routes.split(",")
+    if "reference" in routes:
+        try:
+            import pymol  # noqa: F401
+        except ImportError:
+            print("PyMOL not installed (pip install -e '.[pymol]'): reference route left out")
+            routes.remove("reference")
+    configs = {r: load_surface_config(r) for r in routes if r != "reference"}
     entries = read_index(resolve_data_root() / "sample" / "index.csv")[: args.limit]
-    ours = {"mesh": [], "spectral": [], "total": [], "vertices": [], "area": [], "watertight": []}
-    ref = {"surface": [], "spectral": [], "total": [], "vertices": [], "area_ratio": [], "watertight": [],
-           "eigen_ok": []}
+    stats = {r: {"mesh": [], "spectral": [], "total": [], "vertices": [], "area": [], "watertight": [], "ok": []}
+             for r in routes}
+    prep = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for e in entries:
             c = load_complex(e.path, e.roles, e.complex_id)
             s = c.structure
-            t_mesh = t_spec = 0.0
+            per = {r: [0.0, 0.0] for r in routes}
+            areas = {}
             for mask in (c.is_antibody, c.is_antigen):
                 sel = mask[s.atom_residue]
+                pdb = write_pdb(s, tmp / "protein.pdb", residue_mask=mask) if "reference" in routes else None
+                for r in routes:
+                    if r == "reference":
+                        mesh, t_mesh, t_spec, ok = reference_route(pdb, tmp)
+                    else:
+                        mesh, t_mesh, t_spec, ok = ses_route(s.atom_coords[sel], s.atom_elements[sel],
+                                                             s.atom_residue[sel], configs[r])
+                    per[r][0] += t_mesh
+                    per[r][1] += t_spec
+                    areas[r] = mesh.area
+                    st = stats[r]
+                    st["vertices"].append(len(mesh.vertices))
+                    st["watertight"].append(bool(mesh.is_watertight))
+                    st["ok"].append(ok)
+                for r in routes:
+                    if "default" in areas:
+                        stats[r]["area"].append(areas[r] / areas["default"])
+            for r in routes:
+                stats[r]["mesh"].append(per[r][0])
+                stats[r]["spectral"].append(per[r][1])
+                stats[r]["total"].append(sum(per[r]))
+            if "fast" in configs:  # everything prepare does for one complex, with the fast surfaces
                 t0 = time.perf_counter()
-                mesh = molecular_surface(s.atom_coords[sel], s.atom_elements[sel], s.atom_residue[sel],
-                                         cfg.grid_angstrom, cfg.probe_angstrom, cfg.target_vertices)
-                t1 = time.perf_counter()
-                spectral_and_descriptors(mesh.vertices, mesh.faces, mesh.normals, cfg)
-                t2 = time.perf_counter()
-                t_mesh, t_spec = t_mesh + t1 - t0, t_spec + t2 - t1
-                tm = mesh.trimesh()
-                ours["vertices"].append(mesh.n_vertices)
-                ours["area"].append(tm.area)
-                ours["watertight"].append(tm.is_watertight)
-                if have_pymol:
-                    pdb = write_pdb(s, tmp / "protein.pdb", residue_mask=mask)
-                    t0 = time.perf_counter()
-                    pm = pymol_mesh(pdb, tmp)
-                    t1 = time.perf_counter()
-                    try:
-                        spectral_and_descriptors(pm.vertices, pm.faces, pm.vertex_normals, cfg)
-                        ok = True
-                    except AbsitesError:
-                        ok = False
-                    t2 = time.perf_counter()
-                    ref["surface"].append(t1 - t0)
-                    ref["spectral"].append(t2 - t1)
-                    ref["vertices"].append(len(pm.vertices))
-                    ref["area_ratio"].append(pm.area / tm.area)
-                    ref["watertight"].append(pm.is_watertight)
-                    ref["eigen_ok"].append(ok)
-            ours["mesh"].append(t_mesh)
-            ours["spectral"].append(t_spec)
-            ours["total"].append(t_mesh + t_spec)
-            if have_pymol:
-                ref["total"].append(sum(ref["surface"][-2:]) + sum(ref["spectral"][-2:]))
+                cc = load_complex(e.path, e.roles, e.complex_id)
+                g = graph_from_complex(cc, FeatureConfig())
+                complex_surfaces(cc, g, configs["fast"], 4.5)
+                prep.append(time.perf_counter() - t0)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    med = lambda v: float(np.median(v))  # noqa: E731
-    print(f"# bench_surface: {len(entries)} sample complexes (antibody + antigen each), 1 core, "
-          f"surface config {args.surface_config} {cfg.as_dict()}, commit {commit or '?'}, "
-          f"{platform.machine()}, python {platform.python_version()}")
-    print("| route | median s / complex | mesh s | eigen + HKS/WKS + grad s | vertices / protein | watertight |")
-    print("|---|---:|---:|---:|---:|---:|")
-    print(f"| absites SES (voxel EDT + marching cubes) | {med(ours['total']):.2f} | {med(ours['mesh']):.2f} | "
-          f"{med(ours['spectral']):.2f} | {med(ours['vertices']):.0f} | {np.mean(ours['watertight']):.0%} |")
-    if have_pymol:
-        pairs = np.array(ref["surface"]).reshape(-1, 2).sum(1)
-        spec = np.array(ref["spectral"]).reshape(-1, 2).sum(1)
-        print(f"| PyMOL surface_quality 0 + same spectral | {med(ref['total']):.2f} | {med(pairs):.2f} | "
-              f"{med(spec):.2f} | {med(ref['vertices']):.0f} | {np.mean(ref['watertight']):.0%} |")
-        ratio = np.array(ref["area_ratio"])
-        print(f"\nPyMOL / absites: time ratio {med(ref['total']) / med(ours['total']):.2f}; "
-              f"area ratio median {med(ratio):.3f} (IQR {np.percentile(ratio, 25):.3f}-{np.percentile(ratio, 75):.3f}); "
-              f"PyMOL meshes whose eigen-solve passes (one zero mode): {np.mean(ref['eigen_ok']):.0%}")
-    else:
-        print("\nPyMOL route not run (pip install -e '.[pymol]' to compare)")
+    med = lambda v: float(np.median(v)) if len(v) else float("nan")  # noqa: E731
+    print(f"# bench_surface: {len(entries)} sample complexes (antibody + antigen each), 1 core, commit "
+          f"{commit or '?'}, {platform.machine()}, python {platform.python_version()}")
+    print("| route | median s / complex | mesh s | spectral s | vertices / protein | watertight | eigen-solve ok "
+          "| area / default | speed-up vs reference |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ref = med(stats["reference"]["total"]) if "reference" in stats else float("nan")
+    for r in routes:
+        st = stats[r]
+        what = ("PyMOL q0 → largest component → decimate 2000 → 30 eigenpairs → HKS" if r == "reference"
+                else f"absites {r} ({', '.join(f'{k}={v}' for k, v in configs[r].as_dict().items())})")
+        print(f"| {what} | {med(st['total']):.3f} | {med(st['mesh']):.3f} | {med(st['spectral']):.3f} | "
+              f"{med(st['vertices']):.0f} | {np.mean(st['watertight']):.0%} | {np.mean(st['ok']):.0%} | "
+              f"{med(st['area']):.3f} | {ref / med(st['total']):.1f}× |")
+    if prep:
+        print(f"\nFull preprocessing with fast surfaces (parse, numbering, labels, SASA, graph, both surfaces with "
+              f"eigenpairs, HKS/WKS, gradients), one core: median {med(prep):.3f} s per complex "
+              f"(p90 {np.percentile(prep, 90):.3f} s)")
 
 
 if __name__ == "__main__":
