@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict clean
+.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,9 +94,17 @@ bench-surface: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,pymol]"
 	$(BIN)/python bench/bench_surface.py
 
-## make bench-train: seconds per epoch and val metrics per model on the GEP train subset (CPU, ~1 h)
+## make bench-train: seconds per epoch and val metrics per model on the GEP train subset (CPU, ~10 min)
 bench-train: $(STAMP)
 	$(BIN)/python bench/bench_train.py
+
+## make bench-profile: where one training epoch spends its time (torch.profiler), per network, 2 threads
+bench-profile: $(STAMP)
+	$(BIN)/python bench/profile_train.py --surface-config fast
+
+## make bench-gpu: every network 3 epochs on CUDA with configs/training/gpu.yaml -> bench/gpu_timing.md
+bench-gpu: $(STAMP)
+	$(BIN)/python bench/bench_gpu.py --out bench/gpu_timing.md
 
 clean:
 	rm -rf cache .pytest_cache

@@ -47,7 +47,7 @@ def one_epoch(model, samples, cfg, device, collate):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default="epmp,egnn,gatv2,diffusionnet")
-    ap.add_argument("--surface-config", default="coarse")
+    ap.add_argument("--surface-config", default="fast")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--top", type=int, default=8)
