@@ -43,8 +43,9 @@ def test_bad_file_is_recorded_not_a_traceback(tmp_path):
     junk = write_text(tmp_path / "junk.pdb", "not a structure\n")
     proc = run_cli("prepare", "--file", str(junk), "--heavy", "H", "--antigen", "A", "--cache-dir", str(tmp_path),
                    "--no-progress")
-    assert proc.returncode == 0
+    assert proc.returncode == 2  # nothing could be prepared: non-zero, with the reason and the manifest
     assert "skipped: junk:" in proc.stderr and "no ATOM/HETATM records" in proc.stderr
+    assert (tmp_path / "manifests" / "junk.csv").exists()
     assert "Traceback" not in proc.stderr
 
 

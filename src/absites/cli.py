@@ -97,20 +97,28 @@ def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy
     if structure_file is not None:
         if not heavy or not antigen:
             raise click.UsageError("--file needs --heavy and --antigen")
+        from absites.structure.parse import structure_stem
+
         roles = ChainRoles(heavy, light or None, tuple(a.strip() for a in antigen.split(",") if a.strip()))
-        entries = [ComplexEntry(structure_file.stem.split(".")[0], structure_file.resolve(), roles)]
+        entries = [ComplexEntry(structure_stem(structure_file), structure_file.resolve(), roles)]
         label = entries[0].complex_id
+        bad_rows: list[tuple[str, str]] = []
     else:
         index = index_path or dcfg.data_root() / dcfg.index
+        bad_rows = []
         entries = read_index(index, split=split, primary_only=dcfg.primary_only,
-                             ids=[i.strip() for i in ids.split(",")] if ids else None)
-        if not entries:
+                             ids=[i.strip() for i in ids.split(",")] if ids else None, skipped=bad_rows)
+        if not entries and not bad_rows:
             raise click.UsageError(f"no entries selected from {index}")
         label = f"{Path(index).parent.name}-{Path(index).stem}-{split or 'all'}"
     cache_root = dcfg.cache_path()
     manifest_path = manifest_path or cache_root / "manifests" / f"{label}.csv"
-    results = run_prepare(entries, fcfg, cache_root, workers=workers, manifest_path=manifest_path,
+    from absites.data.prepare import PrepareResult, write_manifest
+
+    results = run_prepare(entries, fcfg, cache_root, workers=workers, manifest_path=None,
                           progress=progress, surface_cfg=scfg, backend=backend, scheduler=scheduler)
+    results += [PrepareResult(cid, "skipped", reason=why) for cid, why in bad_rows]  # bad index rows
+    write_manifest(results, manifest_path)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -122,6 +130,9 @@ def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy
                        err=True)
     click.echo(json.dumps({"entries": len(results), **counts, "manifest": str(manifest_path),
                            "cache": str(cache_root)}))
+    if not any(r.ok for r in results):
+        click.echo(f"error: no complex could be prepared; reasons in {manifest_path}", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -298,18 +309,25 @@ def robustness(benchmark, sigmas, models, out_root, runs_root, force) -> None:
     click.echo(str(out / "table.md"))
 
 
-STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz", ".mmcif.gz")
-
-
 def _expand_inputs(inputs: tuple[Path, ...], list_file: Path | None) -> list[Path]:
+    """Input files: each file given, the regular structure files of each folder given (pipes, sockets and
+    sub-folders are left out), and the lines of ``--list`` (blank and ``#`` lines skipped; relative paths
+    are taken from the list file's folder)."""
+    from absites.structure.parse import STRUCTURE_SUFFIXES
+
+    suffixes = STRUCTURE_SUFFIXES + tuple(f"{s}.gz" for s in STRUCTURE_SUFFIXES)
     paths: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            paths += sorted(q for q in p.iterdir() if q.name.lower().endswith(STRUCTURE_SUFFIXES))
+            paths += sorted(q for q in p.iterdir() if q.name.lower().endswith(suffixes) and q.is_file())
         else:
             paths.append(p)
     if list_file is not None:
-        paths += [Path(line.strip()) for line in list_file.read_text().splitlines() if line.strip()]
+        for line in list_file.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                q = Path(line).expanduser()
+                paths.append(q if q.is_absolute() else list_file.parent / q)
     return paths
 
 
@@ -342,30 +360,35 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
     absites predict --antibody ab.pdb --antigen ag.pdb   # separately solved / modelled structures
     absites predict structures/ --out preds/             # batch over a folder (or --list FILE)
     """
-    from absites.predict.run import load_default_models, predict_batch, predict_file
+    from absites.predict.run import OutputLock, load_default_models, predict_batch, predict_file, prepare_out_dir
 
-    models = load_default_models(paratope_model, epitope_model)
+    # every usage check before the models load (seconds) and before any computing
     if antibody_file is not None:
         if inputs or list_file:
             raise click.UsageError("give either --antibody/--antigen files or structure inputs, not both")
         if not antigen or not Path(antigen).is_file():
             raise click.UsageError("--antibody needs --antigen FILE (an existing structure file)")
-        results = predict_file(antibody_file, out_dir, models, heavy=heavy, light=light, antigen_file=Path(antigen),
-                               write_surfaces=surfaces)
-        failed = []
+        paths, chains = [], None
     else:
         paths = _expand_inputs(inputs, list_file)
         if not paths:
             raise click.UsageError("no structure given (a file, a folder, --list FILE, or --antibody/--antigen)")
         chains = tuple(c.strip() for c in antigen.split(",") if c.strip()) if antigen else None
-        if len(paths) == 1:
-            results = predict_file(paths[0], out_dir, models, heavy=heavy, light=light, antigen=chains,
+        if len(paths) > 1 and (heavy or light or chains):
+            raise click.UsageError("--heavy/--light/--antigen chain ids apply to a single input file")
+    out = prepare_out_dir(out_dir)
+    with OutputLock(out):
+        models = load_default_models(paratope_model, epitope_model)
+        if antibody_file is not None:
+            results = predict_file(antibody_file, out, models, heavy=heavy, light=light,
+                                   antigen_file=Path(antigen), write_surfaces=surfaces)
+            failed = []
+        elif len(paths) == 1:
+            results = predict_file(paths[0], out, models, heavy=heavy, light=light, antigen=chains,
                                    write_surfaces=surfaces)
             failed = []
         else:
-            if heavy or chains:
-                raise click.UsageError("--heavy/--light/--antigen chain ids apply to a single input file")
-            results, failed = predict_batch(paths, out_dir, models, write_surfaces=surfaces, progress=progress)
+            results, failed = predict_batch(paths, out, models, write_surfaces=surfaces, progress=progress)
     for r in results:
         note = "" if r.in_contact else "  (antibody and antigen not in contact: unbound prediction)"
         click.echo(f"{r.name}: H={r.roles.heavy} L={r.roles.light or '-'} Ag={','.join(r.roles.antigen)} "
@@ -375,8 +398,10 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
     for path, why in failed:
         click.echo(f"skipped {path}: {why}", err=True)
     if failed:
-        click.echo(f"{len(failed)} of {len(failed) + len(results)} inputs skipped; see {out_dir / 'manifest.csv'}",
-                   err=True)
+        click.echo(f"{len(failed)} of {len(paths)} inputs skipped; see {out_dir / 'manifest.csv'}", err=True)
+        if not results:
+            click.echo("error: no input could be predicted", err=True)
+            sys.exit(2)
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ def read_index(
     ids: list[str] | None = None,
     split_column: str = "split",
     sets: str | None = None,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[ComplexEntry]:
     """Read an index CSV into entries whose ``path`` is absolute.
 
@@ -70,9 +71,12 @@ def read_index(
         primary_only: drop rows with ``primary == 0``.
         ids: keep only these complex ids (or PDB ids).
         sets: keep only rows whose ``sets`` column (``;``-separated) lists this set.
+        skipped: when given, a bad row (no id, no file, unusable chain roles) is appended here as
+            ``(complex id or "row N", reason)`` and the others are read; otherwise it raises.
 
     Raises:
-        DataIndexError: the file is missing or lacks a required column.
+        DataIndexError: the file is missing or lacks a required column (or a row is bad and
+            ``skipped`` is None).
     """
     index_path = Path(index_path)
     if not index_path.exists():
@@ -97,17 +101,26 @@ def read_index(
             continue
         if sets is not None and sets not in [v.strip() for v in row.get("sets", "").split(";")]:
             continue
-        cid = row["complex_id"].strip()
-        if wanted is not None and cid.lower() not in wanted and row.get("pdb_id", "").lower() not in wanted:
+        cid = (row["complex_id"] or "").strip()
+        if wanted is not None and cid.lower() not in wanted and (row.get("pdb_id") or "").lower() not in wanted:
             continue
         try:
+            if not cid:
+                raise ValueError("empty complex_id")
+            if not (row["file"] or "").strip():
+                raise ValueError("empty file column")
             roles = ChainRoles(
-                heavy=row["heavy_chain"].strip(),
+                heavy=(row["heavy_chain"] or "").strip(),
                 light=_light(row["light_chain"]),
-                antigen=tuple(c.strip() for c in row["antigen_chains"].replace("|", ";").split(";") if c.strip()),
+                antigen=tuple(c.strip() for c in (row["antigen_chains"] or "").replace("|", ";").split(";")
+                              if c.strip()),
             )
         except Exception as exc:
-            raise DataIndexError(f"{index_path}:{lineno} ({cid}): bad chain roles: {exc}") from None
+            reason = f"{index_path}:{lineno} ({cid or 'no id'}): bad row: {exc}"
+            if skipped is None:
+                raise DataIndexError(reason) from None
+            skipped.append((cid or f"row {lineno}", reason))
+            continue
         known = set(REQUIRED_COLUMNS) | {"pdb_id", "split"}
         entries.append(
             ComplexEntry(

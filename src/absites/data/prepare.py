@@ -158,6 +158,10 @@ def prepare(
             ``scheduler``, e.g. ``tcp://10.0.0.5:8786``; needs ``pip install absites[dask]``).
             The cache folder must be shared by the workers (a network file system).
     """
+    for namespace in ("graphs", "surfaces"):
+        removed = RecordCache(cache_root, namespace).clean_stale()
+        if removed:
+            log.info("removed %d stale temporary file(s) from %s", removed, Path(cache_root) / namespace)
     jobs = (delayed(prepare_entry)(e, cfg, str(cache_root), surface_cfg) for e in entries)
     results: list[PrepareResult] = []
 

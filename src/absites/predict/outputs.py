@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +23,36 @@ from absites.structure.complex import Complex
 from absites.structure.numbering import CDR_NAMES
 from absites.structure.write import pdb_text
 
-CSV_COLUMNS = ("pdb_id", "chain", "resseq", "icode", "resname", "role", "numbering", "cdr", "prob", "pred", "threshold")
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = ("pdb_id", "chain", "resseq", "icode", "resname", "role", "numbering", "cdr", "prob", "pred", "threshold",
+               "call_rule")
+# Epitope calls: the top-k antigen residues, k = the median epitope size (residues within 4.5 A of the
+# antibody) of the GEP training complexes. A probability threshold chosen for MCC on validation marks most of
+# a small antigen (158 of 1ahw's 200 residues with the shipped model): no use to an experimentalist.
+EPITOPE_CALL_SIZE = 19
 
 
 def residue_rows(name: str, complex_: Complex, graph: ResidueGraph, prob: np.ndarray,
-                 thresholds: dict[str, float]) -> list[dict]:
+                 thresholds: dict[str, float], epitope_call_size: int = EPITOPE_CALL_SIZE) -> list[dict]:
+    """One row per residue. ``pred``: paratope at the validation (MCC-optimal) threshold; epitope the
+    ``epitope_call_size`` most probable antigen residues; ``threshold`` the probability a residue needed;
+    ``call_rule`` says which rule made the call."""
+    ag = np.flatnonzero(~graph.is_antibody.astype(bool))
+    k = min(epitope_call_size, ag.size)
+    ag_cut = float(np.sort(prob[ag])[::-1][k - 1]) if k else 1.0
+    rules = {"paratope": f"prob >= {thresholds['paratope']:.4f} (MCC-optimal on validation)",
+             "epitope": f"top {k} antigen residues by prob (median epitope size of the training complexes)"}
     rows = []
     for i in range(graph.num_nodes):
         ab = bool(graph.is_antibody[i])
-        t = thresholds["paratope" if ab else "epitope"]
+        t = thresholds["paratope"] if ab else ag_cut
         rows.append({
             "pdb_id": name, "chain": str(graph.res_chain[i]), "resseq": int(graph.res_seqnum[i]),
             "icode": str(graph.res_icode[i]), "resname": str(graph.res_name[i]), "role": str(complex_.res_role[i]),
             "numbering": str(graph.numbering[i]), "cdr": CDR_NAMES[graph.cdr[i] - 1] if graph.cdr[i] else "",
             "prob": round(float(prob[i]), 4), "pred": int(prob[i] >= t), "threshold": round(float(t), 4),
+            "call_rule": rules["paratope" if ab else "epitope"],
         })
     return rows
 
@@ -50,24 +67,27 @@ def write_tables(rows: list[dict], stem: Path) -> tuple[Path, Path]:
     return csv_path, json_path
 
 
-def write_structures(complex_: Complex, prob: np.ndarray, stem: Path) -> tuple[Path, Path]:
+def write_structures(complex_: Complex, prob: np.ndarray, stem: Path) -> tuple[Path | None, Path]:
     """PDB and mmCIF with the CSV's probability as B-factor.
 
-    The PDB B-factor column holds two decimals (F6.2), so the PDB carries the
-    probability to 0.01; the mmCIF carries the CSV's four decimals exactly.
+    The mmCIF is written straight from the structure and carries the CSV's four decimals. The PDB
+    B-factor column holds two decimals (F6.2), so the PDB carries the probability to 0.01; a structure
+    that PDB's fixed columns cannot hold (multi-character chain ids, residue numbers beyond 9999,
+    coordinates beyond -999.999..9999.999 Å, > 99,999 atoms) gets no PDB file and a warning, never a
+    wrapped or cut one.
     """
-    from Bio.PDB import MMCIFIO, PDBParser
+    from absites.structure.write import cif_text, pdb_limits
 
     prob4 = np.round(np.asarray(prob, dtype=np.float64), 4)  # the CSV's values
+    cif_path = stem.with_name(stem.name + "_prob.cif")
+    cif_path.write_text(cif_text(complex_.structure, residue_bfactor=prob4, name=stem.name))
+    problems = pdb_limits(complex_.structure)
+    if problems:
+        log.warning("%s: no _prob.pdb written (%s); the _prob.cif holds the same values", stem.name,
+                    "; ".join(problems))
+        return None, cif_path
     pdb_path = stem.with_name(stem.name + "_prob.pdb")
     pdb_path.write_text(pdb_text(complex_.structure, residue_bfactor=prob4))
-    cif_path = stem.with_name(stem.name + "_prob.cif")
-    structure = PDBParser(QUIET=True).get_structure(stem.name, str(pdb_path))
-    for atom, res in zip(structure.get_atoms(), complex_.structure.atom_residue):  # written in this order
-        atom.set_bfactor(float(prob4[res]))
-    io_ = MMCIFIO()
-    io_.set_structure(structure)
-    io_.save(str(cif_path))
     return pdb_path, cif_path
 
 

@@ -15,7 +15,9 @@ residues) or any run directories given with ``--paratope-model`` / ``--epitope-m
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ import numpy as np
 from absites.config import FeatureConfig, SurfaceConfig
 from absites.errors import AbsitesError, ChainError
 from absites.structure.complex import ChainRoles, Complex, make_complex
-from absites.structure.parse import Structure, read_structure
+from absites.structure.parse import Structure, read_structure, structure_stem
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,43 @@ def combine_structures(antibody: Structure, antigen: Structure) -> Structure:
     )
 
 
+def _check_chains(structure: Structure, chains) -> None:
+    """Raise a ChainError naming every given chain that is not a protein chain of the file, and why."""
+    missing = [c for c in chains if c is not None and c not in structure.chains]
+    if not missing:
+        return
+    reasons = []
+    for c in missing:
+        if c.strip() == "":
+            reasons.append("a blank chain id (name the chain, e.g. --heavy A)")
+        elif c in structure.non_protein_chains:
+            reasons.append(f"{c} holds no protein (nucleic acid, sugar or ligand only)")
+        else:
+            reasons.append(f"{c} is not in the file")
+    raise ChainError(f"{structure.source}: {'; '.join(reasons)}; protein chains: {', '.join(structure.chains)}")
+
+
+CLASH_ANGSTROM = 2.0  # heavy atoms of two proteins never come closer (a hydrogen bond is ~2.8 A)
+
+
+def _warn_overlap(structure: Structure, n_antibody_chains: int, ab_path, ag_path) -> int:
+    """Warn when separately supplied partners overlap in space (heavy-atom pairs under 2 Å): they were not
+    placed as a complex (e.g. both models centred at the origin). Returns the number of such atoms."""
+    from scipy.spatial import cKDTree
+
+    ab_chains = set(structure.chains[:n_antibody_chains])
+    is_ab = np.isin(structure.res_chain[structure.atom_residue], list(ab_chains))
+    if is_ab.all() or not is_ab.any():
+        return 0
+    close = cKDTree(structure.atom_coords[~is_ab]).query_ball_point(structure.atom_coords[is_ab], CLASH_ANGSTROM)
+    n = int(sum(1 for c in close if c))
+    if n >= 10:
+        log.warning("%s and %s overlap in space: %d antibody atoms lie within %.1f A of antigen atoms; they are "
+                    "not a placed complex (dock or superpose them first, or read the output as unbound)",
+                    ab_path, ag_path, n, CLASH_ANGSTROM)
+    return n
+
+
 def resolve_roles(structure: Structure, heavy: str | None = None, light: str | None = None,
                   antigen: tuple[str, ...] | None = None) -> list[tuple[ChainRoles, bool]]:
     """Roles to predict, each with whether antibody and antigen are in contact.
@@ -111,11 +150,16 @@ def resolve_roles(structure: Structure, heavy: str | None = None, light: str | N
     """
     from absites.structure.roles import chains_in_contact, detect_antibodies
 
+    if not heavy and (light or antigen):  # a light chain or antigen named: find the heavy chain that goes with it
+        _check_chains(structure, (light, *(antigen or ())))
+        found = [a for a in detect_antibodies(structure) if a.heavy not in (antigen or ())
+                 and (light is None or a.light == light)]
+        if not found:
+            raise ChainError(f"{structure.source}: no heavy chain found" + (f" paired with light chain {light}"
+                                                                           if light else "") + "; give --heavy")
+        heavy, light = found[0].heavy, light or found[0].light
     if heavy:
-        missing = [c for c in (heavy, light, *(antigen or ())) if c and c not in structure.chains]
-        if missing:
-            raise ChainError(f"{structure.source}: chain(s) {', '.join(missing)} not found; protein chains: "
-                             f"{', '.join(structure.chains)}")
+        _check_chains(structure, (heavy, light, *(antigen or ())))
         if not antigen:
             found = [a for a in detect_antibodies(structure) if a.heavy == heavy]
             antigen = found[0].antigen if found and found[0].antigen else tuple(
@@ -167,7 +211,9 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     rows = outputs.residue_rows(name, complex_, graph, prob, thresholds)
     files: dict[str, Path] = {}
     files["csv"], files["json"] = outputs.write_tables(rows, stem)
-    files["pdb"], files["cif"] = outputs.write_structures(complex_, prob, stem)
+    pdb_path, files["cif"] = outputs.write_structures(complex_, prob, stem)
+    if pdb_path is not None:
+        files["pdb"] = pdb_path
     if surfaces:
         vprob = [prob[s.vertex_residue] for s in surfaces]
         ply = outputs.write_ply_files(surfaces, vprob, stem)
@@ -179,14 +225,90 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     return Prediction(name, complex_.roles, in_contact, files, time.perf_counter() - t0, graph.num_nodes)
 
 
+MAX_NAME_BYTES = 160  # output stems: the longest suffix added is ~20 bytes, file systems allow 255
+
+
+def output_name(name: str) -> str:
+    """``name`` as an output file stem: path separators replaced, and cut (with a hash, so it stays
+    unique) when it would make file names longer than a file system allows."""
+    name = name.replace(os.sep, "_").replace("/", "_") or "structure"
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return name.encode()[: MAX_NAME_BYTES - 11].decode(errors="ignore") + "-" + digest
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and check that files can be written there, before any computing.
+
+    Raises:
+        AbsitesError: the path is a file, cannot be created, or is not writable.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise AbsitesError(f"output folder {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".absites-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise AbsitesError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
+    return out
+
+
+class OutputLock:
+    """One ``absites predict`` at a time per output folder: a second one fails at once instead of
+    overwriting the first one's files and manifest. A lock left by a killed run is taken over."""
+
+    def __init__(self, out_dir: Path):
+        self.path = Path(out_dir) / ".absites-predict.lock"
+
+    def __enter__(self) -> OutputLock:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise AbsitesError(f"another absites predict (pid {pid}) is writing to {self.path.parent}; "
+                                       "wait for it or choose another --out") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise AbsitesError(f"cannot lock output folder {self.path.parent}")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskModel] | None = None,
                  heavy: str | None = None, light: str | None = None, antigen: tuple[str, ...] | None = None,
-                 antigen_file: str | Path | None = None, write_surfaces: bool = True) -> list[Prediction]:
-    """Predict every antibody–antigen pair of ``path`` (or of ``path`` + ``antigen_file``)."""
+                 antigen_file: str | Path | None = None, write_surfaces: bool = True,
+                 name: str | None = None) -> list[Prediction]:
+    """Predict every antibody–antigen pair of ``path`` (or of ``path`` + ``antigen_file``).
+
+    ``name``: the output stem (default: the file name without its structure suffixes).
+    """
     models = models or load_default_models()
     path = Path(path)
     structure = read_structure(path)
-    base = path.name.split(".")[0]
+    base = name or structure_stem(path)
     if antigen_file is not None:
         ag = read_structure(antigen_file)
         from absites.structure.roles import detect_antibodies
@@ -197,12 +319,13 @@ def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskMo
         heavy, light = (heavy, light) if heavy else (found[0].heavy, found[0].light)
         antibody_chains = [c for c in (heavy, light) if c]
         structure = combine_structures(structure.select_chains(antibody_chains), ag)
+        _warn_overlap(structure, len(antibody_chains), path, antigen_file)
         antigen = tuple(structure.chains[len(antibody_chains):])
-        base = f"{base}+{Path(antigen_file).name.split('.')[0]}"
+        base = name or f"{base}+{structure_stem(antigen_file)}"
     todo = resolve_roles(structure, heavy, light, antigen)
     results = []
     for roles, in_contact in todo:
-        name = base if len(todo) == 1 else f"{base}_{roles.heavy}{roles.light or ''}_{''.join(roles.antigen)}"
+        name = output_name(base if len(todo) == 1 else f"{base}_{roles.heavy}{roles.light or ''}_{''.join(roles.antigen)}")
         if not in_contact:
             log.warning("%s: antibody %s and antigen %s are not in contact: predicting as an unbound input",
                         path, "+".join(roles.antibody), "+".join(roles.antigen))
@@ -212,26 +335,66 @@ def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskMo
     return results
 
 
+def unique_names(paths: list[Path]) -> list[str]:
+    """Output stems for a batch: each file's stem, with ``_2``, ``_3``... where two files share one."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in paths:
+        stem = structure_stem(p)
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
+    return names
+
+
+MANIFEST_COLUMNS = ["name", "status", "reason", "heavy", "light", "antigen", "in_contact", "csv", "input"]
+
+
 def predict_batch(paths: list[Path], out_dir: str | Path, models: dict[str, TaskModel] | None = None,
                   write_surfaces: bool = True, progress: bool = True) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predict many files; a failing file is recorded in ``<out>/manifest.csv`` and the rest carry on."""
+    """Predict many files; a failing file is recorded in ``<out>/manifest.csv`` and the rest carry on.
+
+    Every exception of one input is caught and recorded (an absites error by its message, anything else
+    by its type and message). Rows of earlier runs into the same folder are kept unless redone.
+    """
     from tqdm import tqdm
 
     models = models or load_default_models()
+    out = prepare_out_dir(out_dir)
     done, failed = [], []
-    for p in tqdm(paths, desc="predict", unit="file", disable=not progress):
+    rows: list[list[str]] = []
+    for p, name in tqdm(list(zip(paths, unique_names(paths))), desc="predict", unit="file", disable=not progress):
         try:
-            done += predict_file(p, out_dir, models, write_surfaces=write_surfaces)
+            results = predict_file(p, out, models, write_surfaces=write_surfaces, name=name)
         except AbsitesError as exc:
             failed.append((str(p), str(exc)))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "manifest.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["name", "status", "reason", "heavy", "light", "antigen", "in_contact", "csv"])
-        for r in done:
-            w.writerow([r.name, "ok", "", r.roles.heavy, r.roles.light or "", ";".join(r.roles.antigen),
-                        int(r.in_contact), r.outputs.get("csv", "")])
-        for p, why in failed:
-            w.writerow([Path(p).name, "skipped", why, "", "", "", "", ""])
+            rows.append([name, "skipped", str(exc), "", "", "", "", "", str(p)])
+            continue
+        except Exception as exc:  # noqa: BLE001 - one input must never stop the batch
+            log.debug("unexpected failure on %s", p, exc_info=True)
+            why = f"unexpected {type(exc).__name__}: {exc}"
+            failed.append((str(p), why))
+            rows.append([name, "failed", why, "", "", "", "", "", str(p)])
+            continue
+        done += results
+        rows += [[r.name, "ok", "", r.roles.heavy, r.roles.light or "", ";".join(r.roles.antigen),
+                  str(int(r.in_contact)), str(r.outputs.get("csv", "")), str(p)] for r in results]
+    write_batch_manifest(out / "manifest.csv", rows)
     return done, failed
+
+
+def write_batch_manifest(path: Path, rows: list[list[str]]) -> Path:
+    """Write ``rows`` to the batch manifest, keeping earlier runs' rows for other names (atomic)."""
+    kept: list[list[str]] = []
+    if path.exists():
+        names = {r[0] for r in rows}
+        with path.open(newline="") as fh:
+            for old in csv.DictReader(fh):
+                if old.get("name") not in names:
+                    kept.append([old.get(c, "") or "" for c in MANIFEST_COLUMNS])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(MANIFEST_COLUMNS)
+        w.writerows(kept + rows)
+    tmp.replace(path)
+    return path

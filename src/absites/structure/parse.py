@@ -23,6 +23,9 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import math
+import os
+import stat
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -43,6 +46,21 @@ from absites.structure.residues import (
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # decompressed; a whole ribosome is ~50 MB
+STRUCTURE_SUFFIXES = (".pdb", ".ent", ".pdb1", ".cif", ".mmcif", ".bcif")
+
+
+def structure_stem(path: str | Path) -> str:
+    """A structure file's name without its format suffixes: ``model.rank1.pdb.gz`` -> ``model.rank1``.
+
+    Only ``.gz`` and a structure suffix are removed, so names that differ before them stay different.
+    """
+    name = Path(path).name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    for suffix in STRUCTURE_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +150,9 @@ class Structure:
 def _read_text(path: Path) -> str:
     """Bytes of ``path`` (gunzipped when gzip), decoded; clear errors for junk."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a FIFO or device would block or never end
+            raise StructureFileError(f"{path}: not a regular file (a pipe, socket or device)")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise StructureFileError(f"{path}: file not found") from None
@@ -168,18 +189,37 @@ def _detect_format(path: Path, text: str) -> str:
 def _check_pdb_records(path: Path, text: str) -> None:
     """Reject truncated or malformed coordinate records before Biopython sees them."""
     n_coord = 0
+    seen: set[tuple[str, str]] = set()  # (chain, resseq + icode) of residues already closed
+    current: tuple[str, str] | None = None
+    duplicates: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.startswith(("ATOM  ", "HETATM")):
             n_coord += 1
+            rid = (line[21:22], line[22:27])
+            if rid != current:
+                if rid in seen and len(duplicates) < 5:
+                    duplicates.append(f"{rid[0].strip() or '(blank)'}:{rid[1].strip()} (line {lineno})")
+                if current is not None:
+                    seen.add(current)
+                current = rid
             try:
-                float(line[30:38]), float(line[38:46]), float(line[46:54])
+                xyz = float(line[30:38]), float(line[38:46]), float(line[46:54])
             except ValueError:
                 tail = "last line" if lineno == text.count("\n") + (not text.endswith("\n")) else f"line {lineno}"
                 raise StructureFileError(
                     f"{path}: malformed or truncated coordinate record at {tail}: {line.rstrip()[:80]!r}"
                 ) from None
+            if not all(map(math.isfinite, xyz)):
+                raise StructureFileError(f"{path}: non-finite coordinate (nan or inf) at line {lineno}, chain "
+                                         f"{line[21]!r} residue {line[17:20].strip()} {line[22:27].strip()}: "
+                                         f"{line.rstrip()[:80]!r}")
         elif line.startswith("ENDMDL") and n_coord:
             break  # first model only: the rest is never read
+        elif line.startswith("TER"):
+            current = None
+    if duplicates:
+        log.warning("%s: residue number(s) used twice in one chain, e.g. %s: only the first residue of each such "
+                    "number is read; renumber the file to keep both", path, ", ".join(duplicates))
     if n_coord == 0:
         raise StructureFileError(f"{path}: no ATOM/HETATM records: not a PDB coordinate file")
 
@@ -248,8 +288,14 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
     text = _read_text(path)
     fmt = _detect_format(path, text)
     if fmt == "pdb":
+        if text.lstrip().startswith("data_") and "_atom_site." in text:
+            raise StructureFileError(f"{path}: this is an mmCIF file named like a PDB file; rename it to .cif")
         _check_pdb_records(path, text)
     model = _parse_biopython(path, text, fmt)
+    guess_elements = fmt == "cif" and "_atom_site.type_symbol" not in text
+    if guess_elements:
+        log.warning("%s: no _atom_site.type_symbol column: elements taken from the protein atom names "
+                    "(C, N, O, S; SE in MSE)", path)
 
     coords: list[np.ndarray] = []
     names: list[str] = []
@@ -276,6 +322,8 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
             r_index = len(r_chain)
             for atom in atoms:
                 aname, elem = atom.get_id(), (atom.element or "").upper()
+                if guess_elements:  # Biopython's guess reads CA as calcium; protein atom names say it directly
+                    elem = "SE" if aname.upper().startswith("SE") else aname.lstrip("0123456789")[:1].upper()
                 if resname == "MSE" and aname == "SE":
                     aname, elem = "SD", "S"
                 coords.append(atom.get_coord())
@@ -291,6 +339,12 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
 
     if not r_chain:
         raise StructureFileError(f"{path}: no protein residues in the first model")
+    coord_array = np.asarray(coords, dtype=np.float64).reshape(-1, 3)
+    bad = np.flatnonzero(~np.isfinite(coord_array).all(axis=1))
+    if bad.size:
+        r = atom_res[bad[0]]
+        raise StructureFileError(f"{path}: {bad.size} atom(s) with non-finite coordinates (nan or inf), first "
+                                 f"{names[bad[0]]} of chain {r_chain[r]!r} residue {r_name[r]} {r_num[r]}{r_icode[r]}")
     atoms_per_residue = np.bincount(np.asarray(atom_res), minlength=len(r_chain))
     if len(r_chain) >= 10 and np.mean(atoms_per_residue == 1) > 0.9:
         raise StructureFileError(
