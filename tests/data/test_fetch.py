@@ -62,3 +62,26 @@ def test_batch_fetch_records_failures_and_continues(tmp_path, pdb_server):
 def test_unreachable_server(tmp_path):
     with pytest.raises(FetchError, match="failed after 1 tries"):
         fetch_entry("1ahw", tmp_path, base_url="http://127.0.0.1:9", retries=0, timeout_s=2)
+
+
+@pytest.mark.parametrize("name,body,phrase", [
+    ("7HTM.pdb.gz", b"<!DOCTYPE html><html><body>Service unavailable</body></html>", "web page"),
+    ("7NOC.pdb.gz", b"HEADER    IMMUNE SYSTEM                           01-JAN-00   7NOC\nEND\n", "without coordinate"),
+    ("7OTH.pdb.gz", None, "returned entry 1AHW"),
+])
+def test_fetch_rejects_gzip_that_is_not_the_entry(tmp_path, pdb_server, name, body, phrase):
+    """A server answering with gzip that is not the asked entry (an HTML error page, a file without
+    coordinates, another entry) is a failure, never a 'downloaded' file."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    www = tmp_path / "www"
+    text = gzip.decompress(SAMPLE["1ahw_BA_C"].path.read_bytes())
+    if body is None:  # another entry's file under this id
+        body = b"HEADER    IMMUNE SYSTEM                           01-JAN-00   1AHW\n" + text
+    (www / name).write_bytes(gzip.compress(body))
+    pdb_id = Path(name).name.split(".")[0].lower()
+    assert urlparse(pdb_server).hostname == "127.0.0.1"
+    results = fetch_entries([pdb_id], tmp_path / "out", fmt="pdb", base_url=pdb_server, retries=0)
+    assert results[0].status == "failed" and phrase in results[0].reason
+    assert not any((tmp_path / "out").glob("*.gz")) if (tmp_path / "out").exists() else True

@@ -388,3 +388,30 @@ def test_folder_batch_of_every_hostile_class_finishes_every_good_file(tmp_path):
     assert all(reason and "\n" not in reason for reason in bad.values())
     assert (out / "good.rank1_residues.csv").exists() and (out / "good.rank2_residues.csv").exists()
     assert (out / "big_numbers_prob.cif").exists() and not (out / "big_numbers_prob.pdb").exists()
+
+
+def test_scfv_chain_has_both_domains_numbered(tmp_path, caplog):
+    """1ahw's light chain (A) appended to its heavy chain (B) as one chain: an scFv. Both halves keep their
+    CDRs (the same Chothia ±2 CDR residues as the two-chain Fab), with a warning saying what was found."""
+    from dataclasses import replace
+
+    from absites.graph import graph_from_complex
+    from absites.structure.complex import ChainRoles, make_complex
+    from absites.structure.roles import detect_roles
+    from absites.structure.write import write_pdb
+
+    s = read_structure(E.path)
+    fab = graph_from_complex(make_complex(s, E.roles, "fab"), FeatureConfig())
+    light = s.res_chain == "A"
+    scfv = replace(s, res_chain=np.where(light, "B", s.res_chain), res_seqnum=np.where(light, s.res_seqnum + 1000,
+                                                                                         s.res_seqnum))
+    path = write_pdb(scfv, tmp_path / "scfv.pdb")
+    back = read_structure(path)
+    assert back.chains == ("B", "C") or set(back.chains) == {"B", "C"}
+    assert detect_roles(back) == [ChainRoles("B", None, ("C",))]
+    with caplog.at_level(logging.WARNING):
+        g = graph_from_complex(make_complex(back, ChainRoles("B", None, ("C",)), "scfv"), FeatureConfig())
+    assert "two variable domains" in caplog.text
+    assert sorted(g.cdr[g.cdr > 0].tolist()) == sorted(fab.cdr[fab.cdr > 0].tolist())
+    assert {n[0] for n in g.numbering if n} == {"H", "L"}
+    assert int(g.y[g.is_antibody.astype(bool)].sum()) == int(fab.y[fab.is_antibody.astype(bool)].sum())

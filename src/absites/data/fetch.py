@@ -88,12 +88,40 @@ def fetch_entry(
         raise FetchError(f"{pdb_id}: {url} returned incomplete or non-gzip data ({exc})") from None
     if not text.strip():
         raise FetchError(f"{pdb_id}: {url} returned an empty file")
+    _check_content(pdb_id, fmt, text, url)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
     tmp.write_bytes(data)
     tmp.replace(target)
     log.info("downloaded %s -> %s", url, target)
     return target
+
+
+def _check_content(pdb_id: str, fmt: str, text: bytes, url: str) -> None:
+    """Raise FetchError unless ``text`` is a coordinate file of entry ``pdb_id`` in format ``fmt``.
+
+    A server (or a proxy) can answer with gzip that is not the entry: an HTML error page, another
+    entry, an empty model. Checked: the format's coordinate records are there, and the entry id the
+    file names (mmCIF ``data_`` block, PDB ``HEADER`` id code) is the one asked for.
+    """
+    head = text[:4096].decode("latin-1", errors="replace")
+    lowered = head.lstrip().lower()
+    if lowered.startswith(("<!doctype", "<html", "<?xml", "{")):
+        raise FetchError(f"{pdb_id}: {url} returned a web page or message, not a structure file")
+    if fmt == "cif":
+        first = lowered.split(None, 1)[0] if lowered else ""
+        if not first.startswith("data_"):
+            raise FetchError(f"{pdb_id}: {url} returned something that is not mmCIF (no data_ block)")
+        if first[5:] and first[5:] != pdb_id:
+            raise FetchError(f"{pdb_id}: {url} returned entry {first[5:].upper()}, not {pdb_id.upper()}")
+        if b"_atom_site." not in text:
+            raise FetchError(f"{pdb_id}: {url} returned an mmCIF file without coordinates")
+        return
+    for line in head.splitlines():
+        if line.startswith("HEADER") and line[62:66].strip() and line[62:66].strip().lower() != pdb_id:
+            raise FetchError(f"{pdb_id}: {url} returned entry {line[62:66].strip()}, not {pdb_id.upper()}")
+    if b"\nATOM  " not in text and b"\nHETATM" not in text and not text.startswith((b"ATOM  ", b"HETATM")):
+        raise FetchError(f"{pdb_id}: {url} returned a PDB file without coordinate records")
 
 
 def fetch_entries(pdb_ids: list[str], out_dir: str | Path, fmt: str = "cif", **kwargs) -> list[FetchResult]:

@@ -53,11 +53,20 @@ CDR_DEFINITIONS: dict[str, tuple[str, dict[str, tuple[int, int]]]] = {
 
 @dataclass(frozen=True)
 class ChainNumbering:
-    """Numbering of one chain. ``positions[i]`` is ``(number, icode)`` or None outside the V domain."""
+    """Numbering of one chain. ``positions[i]`` is ``(number, icode)`` or None outside the V domain(s).
+
+    ``kinds[i]`` is the domain (``"H"`` or ``"L"``) residue ``i`` belongs to, None outside; a chain holds
+    two domains when it is a single-chain Fv (scFv), otherwise every numbered residue has the chain's kind.
+    """
 
     chain: str
-    chain_type: str  # ANARCI: H, K, L (or A, B, G, D for TCRs)
+    chain_type: str  # ANARCI: H, K, L (or A, B, G, D for TCRs) of the domain the chain's role asks for
     positions: tuple[tuple[int, str] | None, ...]
+    kinds: tuple[str | None, ...] = ()
+
+    @property
+    def is_scfv(self) -> bool:
+        return len({k for k in self.kinds if k}) == 2
 
 
 def _hmmer_path() -> str:
@@ -71,12 +80,12 @@ def _hmmer_path() -> str:
     return os.path.dirname(found)
 
 
-def number_sequences(sequences: dict[str, str], scheme: str) -> dict[str, tuple[str, list]]:
-    """Run ANARCI once on several sequences.
+def number_domains(sequences: dict[str, str], scheme: str) -> dict[str, list[tuple[str, list]]]:
+    """Run ANARCI once on several sequences; every variable domain of each chain (an scFv has two).
 
     Returns:
-        chain id -> (chain_type, list of (sequence_index, (number, icode))) for its
-        first variable domain; chains with no immunoglobulin domain are absent.
+        chain id -> [(chain_type, [(sequence_index, (number, icode)), ...]), ...] in sequence order;
+        chains with no immunoglobulin domain are absent.
     """
     from anarci import anarci
 
@@ -88,27 +97,39 @@ def number_sequences(sequences: dict[str, str], scheme: str) -> dict[str, tuple[
             numbered, details, _ = anarci(items, scheme=scheme, output=False, hmmerpath=_hmmer_path(),
                                           allow={"H", "K", "L"})
     except Exception as exc:  # ANARCI raises bare Exceptions for bad input
-        raise NumberingError(f"ANARCI failed on chains {', '.join(sequences)}: {exc}") from None
-    out: dict[str, tuple[str, list]] = {}
+        raise NumberingError(f"ANARCI failed on chains {', '.join(repr(c) for c in sequences)}: "
+                             f"{str(exc)[:200]}") from None
+    out: dict[str, list[tuple[str, list]]] = {}
     for (cid, seq), domains, info in zip(items, numbered, details):
-        if not domains:
-            continue
-        numbering, start, _end = domains[0]
-        mapped = []
-        i = start
-        for (num, icode), aa in numbering:
-            if aa == "-":
-                continue
-            if i >= len(seq) or seq[i] != aa:
-                raise NumberingError(f"chain {cid}: ANARCI alignment does not match the sequence at index {i}")
-            mapped.append((i, (int(num), icode.strip())))
-            i += 1
-        out[cid] = (info[0]["chain_type"], mapped)
+        for d, (numbering, start, _end) in enumerate(domains or []):
+            mapped = []
+            i = start
+            for (num, icode), aa in numbering:
+                if aa == "-":
+                    continue
+                if i >= len(seq) or seq[i] != aa:
+                    raise NumberingError(f"chain {cid}: ANARCI alignment does not match the sequence at index {i}")
+                mapped.append((i, (int(num), icode.strip())))
+                i += 1
+            out.setdefault(cid, []).append((info[d]["chain_type"], mapped))
     return out
+
+
+def number_sequences(sequences: dict[str, str], scheme: str) -> dict[str, tuple[str, list]]:
+    """Run ANARCI once on several sequences.
+
+    Returns:
+        chain id -> (chain_type, list of (sequence_index, (number, icode))) for its
+        first variable domain; chains with no immunoglobulin domain are absent.
+    """
+    return {cid: domains[0] for cid, domains in number_domains(sequences, scheme).items()}
 
 
 def number_complex(complex_: Complex, scheme: str) -> dict[str, ChainNumbering]:
     """Number the antibody chains of ``complex_`` with ANARCI.
+
+    A chain holding both a heavy and a light variable domain (a single-chain Fv) has both numbered, with
+    a warning: its role's domain first, the other one too, so neither half loses its CDRs.
 
     Raises:
         NumberingError: a chain is not an immunoglobulin variable domain, or the
@@ -116,7 +137,7 @@ def number_complex(complex_: Complex, scheme: str) -> dict[str, ChainNumbering]:
     """
     s = complex_.structure
     chains = complex_.roles.antibody
-    result = number_sequences({c: s.sequence(c) for c in chains}, scheme)
+    result = number_domains({c: s.sequence(c) for c in chains}, scheme)
     out = {}
     for chain in chains:
         role = ROLE_HEAVY if chain == complex_.roles.heavy else ROLE_LIGHT
@@ -125,18 +146,32 @@ def number_complex(complex_: Complex, scheme: str) -> dict[str, ChainNumbering]:
                 f"{s.source}: chain {chain} (given as {'heavy' if role == ROLE_HEAVY else 'light'}) "
                 "has no antibody variable domain that ANARCI can number"
             )
-        chain_type, mapped = result[chain]
+        domains = result[chain]
         expected = ("H",) if role == ROLE_HEAVY else ("K", "L")
-        if chain_type not in expected:
+        wanted = [d for d in domains if d[0] in expected]
+        if not wanted:
             raise NumberingError(
                 f"{s.source}: chain {chain} is given as {'heavy' if role == ROLE_HEAVY else 'light'} "
-                f"but ANARCI numbers it as a {chain_type} chain"
+                f"but ANARCI numbers it as a {domains[0][0]} chain"
             )
+        chain_type = wanted[0][0]
+        other = [d for d in domains if d[0] not in expected][:1]
+        if other and role == ROLE_LIGHT and complex_.roles.light is not None:
+            other = []  # a light chain carrying a heavy domain as well: keep its light role only
         n_res = int((s.res_chain == chain).sum())
         positions: list[tuple[int, str] | None] = [None] * n_res
-        for i, pos in mapped:
-            positions[i] = pos
-        out[chain] = ChainNumbering(chain=chain, chain_type=chain_type, positions=tuple(positions))
+        kinds: list[str | None] = [None] * n_res
+        for dtype, mapped in [wanted[0], *other]:
+            kind = "H" if dtype == "H" else "L"
+            for i, pos in mapped:
+                positions[i], kinds[i] = pos, kind
+        if other:
+            spans = {("H" if t == "H" else "L"): (m[0][0], m[-1][0]) for t, m in [wanted[0], *other] if m}
+            log.warning("%s: chain %s holds two variable domains (single-chain Fv): numbering both (VH residues "
+                        "%d-%d, VL residues %d-%d of the chain)", s.source, chain, spans["H"][0] + 1,
+                        spans["H"][1] + 1, spans["L"][0] + 1, spans["L"][1] + 1)
+        out[chain] = ChainNumbering(chain=chain, chain_type=chain_type, positions=tuple(positions),
+                                    kinds=tuple(kinds))
     return out
 
 
@@ -202,7 +237,12 @@ def annotate_antibody(complex_: Complex, definition: str = "chothia", flank: int
     numbering = np.full(s.n_residues, "", dtype=object)
     for chain, num in numbered.items():
         idx = np.flatnonzero(s.res_chain == chain)
-        kind = "H" if chain == complex_.roles.heavy else "L"
-        cdr[idx] = cdr_codes_from_positions(num.positions, kind, definition, flank)
-        numbering[idx] = [f"{kind}{p[0]}{p[1]}" if p is not None else "" for p in num.positions]
+        role_kind = "H" if chain == complex_.roles.heavy else "L"
+        kinds = num.kinds or tuple(role_kind if p is not None else None for p in num.positions)
+        for kind in ("H", "L"):  # an scFv chain holds both domains; other chains one
+            mine = [p if k == kind else None for p, k in zip(num.positions, kinds)]
+            if any(p is not None for p in mine):
+                codes = cdr_codes_from_positions(mine, kind, definition, flank)
+                cdr[idx] = np.where(codes > 0, codes, cdr[idx])
+        numbering[idx] = [f"{k}{p[0]}{p[1]}" if p is not None else "" for p, k in zip(num.positions, kinds)]
     return AntibodyAnnotation(scheme, definition, flank, cdr, numbering.astype(str))

@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from absites.errors import ChainError
 from absites.structure.complex import ChainRoles
-from absites.structure.numbering import number_sequences
+from absites.structure.numbering import number_domains
 from absites.structure.parse import Structure
 
 PAIRING_DISTANCE_ANGSTROM = 8.0
@@ -42,8 +42,10 @@ class DetectedAntibody:
 
 def _chain_types(structure: Structure) -> dict[str, str]:
     seqs = {c: structure.sequence(c) for c in structure.chains}
-    numbered = number_sequences({c: s for c, s in seqs.items() if len(s) >= 70}, "chothia")
-    return {c: t for c, (t, _) in numbered.items() if t in ("H", "K", "L")}
+    numbered = number_domains({c: s for c, s in seqs.items() if len(s) >= 70}, "chothia")
+    # a chain with a heavy domain is a heavy chain, also when a light domain comes first (a VL-VH scFv)
+    types = {c: ("H" if any(t == "H" for t, _ in d) else d[0][0]) for c, d in numbered.items()}
+    return {c: t for c, t in types.items() if t in ("H", "K", "L")}
 
 
 def _ca(structure: Structure, chain: str) -> np.ndarray:

@@ -62,7 +62,9 @@ def _ses_field(coords: np.ndarray, radii: np.ndarray, grid_angstrom: float, prob
     origin = coords.min(axis=0) - margin
     shape = np.ceil((coords.max(axis=0) + margin - origin) / grid_angstrom).astype(int) + 1
     if np.prod(shape) > 400_000_000:
-        raise SurfaceError(f"surface grid of {tuple(shape)} voxels is too large; use a coarser grid")
+        raise SurfaceError(f"surface grid of {tuple(shape)} voxels is too large for this structure: set a coarser "
+                           "grid_angstrom in the surface config (prepare/train --surface-config), or skip the "
+                           "surface outputs (predict --no-surfaces)")
     # (1) solvent-accessible volume: paint each atom's expanded sphere into the grid
     inside = np.zeros(shape, dtype=bool)
     expanded = radii + probe_angstrom
