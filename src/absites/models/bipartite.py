@@ -75,6 +75,12 @@ def cross_pairs(cross_edge_index: Tensor, is_antibody: Tensor, batch: Tensor | N
     return CrossPairs(ab_index, ab_mask, ag_index, ag_mask)
 
 
+def _rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for an index of any shape, through ``index_select``: its backward is an index_add,
+    several times faster on CPU than the accumulating index_put that advanced indexing differentiates into."""
+    return x.index_select(0, index.reshape(-1)).view(*index.shape, *x.shape[1:])
+
+
 def _masked_softmax(logits: Tensor, key_mask: Tensor, dim: int) -> Tensor:
     """Softmax over ``dim`` with masked keys excluded (rows with no valid key give zeros)."""
     logits = logits.masked_fill(~key_mask, float("-inf"))
@@ -83,7 +89,9 @@ def _masked_softmax(logits: Tensor, key_mask: Tensor, dim: int) -> Tensor:
 
 def _scatter_rows(out: Tensor, index: Tensor, mask: Tensor, values: Tensor) -> Tensor:
     """``out`` with rows ``index[mask]`` replaced by ``values[mask]`` (out of place, autograd-safe)."""
-    return out.index_copy(0, index[mask], values[mask].to(out.dtype))
+    flat = mask.reshape(-1).nonzero().squeeze(1)
+    rows = values.reshape(-1, *values.shape[2:]).index_select(0, flat)
+    return out.index_copy(0, index.reshape(-1).index_select(0, flat), rows.to(out.dtype))
 
 
 def dense_gat(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
@@ -98,13 +106,15 @@ def dense_gat(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
     a_dst = (x * conv.att_dst).sum(-1)
     out = x  # residues outside the cross graph: self loop only, weight 1
     for q_idx, q_mask, k_idx, k_mask in pairs.directions():
-        pair = F.leaky_relu(a_dst[q_idx].unsqueeze(2) + a_src[k_idx].unsqueeze(1), conv.negative_slope)  # (B,Lq,Lk,H)
-        own = F.leaky_relu(a_dst[q_idx] + a_src[q_idx], conv.negative_slope).unsqueeze(2)  # (B, Lq, 1, H)
+        aq = _rows(a_dst, q_idx)
+        pair = F.leaky_relu(aq.unsqueeze(2) + _rows(a_src, k_idx).unsqueeze(1), conv.negative_slope)  # (B,Lq,Lk,H)
+        own = F.leaky_relu(aq + _rows(a_src, q_idx), conv.negative_slope).unsqueeze(2)  # (B, Lq, 1, H)
         mask = torch.cat([k_mask.unsqueeze(1).expand(-1, q_idx.shape[1], -1),
                           torch.ones_like(q_mask).unsqueeze(2)], dim=2).unsqueeze(3)
         alpha = _masked_softmax(torch.cat([pair, own], dim=2), mask, dim=2)
         alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
-        msg = torch.einsum("bqkh,bkhc->bqhc", alpha[:, :, :-1], x[k_idx]) + alpha[:, :, -1:].transpose(2, 3) * x[q_idx]
+        msg = (torch.einsum("bqkh,bkhc->bqhc", alpha[:, :, :-1], _rows(x, k_idx))
+               + alpha[:, :, -1:].transpose(2, 3) * _rows(x, q_idx))
         out = _scatter_rows(out, q_idx, q_mask, msg)
     out = out.reshape(-1, H * C) if conv.concat else out.mean(dim=1)
     if conv.res is not None:
@@ -130,10 +140,11 @@ def dense_gatv2(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
             q, k = q_idx[b][q_mask[b]], k_idx[b][k_mask[b]]
             if q.numel() == 0 or k.numel() == 0:
                 continue
-            pre = F.leaky_relu(x_r[q].unsqueeze(1) + x_l[k].unsqueeze(0), conv.negative_slope)  # (Lq, Lk, H, C)
+            xk = x_l.index_select(0, k)
+            pre = F.leaky_relu(x_r.index_select(0, q).unsqueeze(1) + xk.unsqueeze(0), conv.negative_slope)  # (Lq,Lk,H,C)
             alpha = torch.softmax((pre * conv.att).sum(-1), dim=1)  # (Lq, Lk, H)
             alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
-            out = out.index_copy(0, q, torch.einsum("qkh,khc->qhc", alpha, x_l[k]).to(out.dtype))
+            out = out.index_copy(0, q, torch.einsum("qkh,khc->qhc", alpha, xk).to(out.dtype))
     out = out.reshape(-1, H * C) if conv.concat else out.mean(dim=1)
     if conv.res is not None:
         out = out + conv.res(h)
@@ -147,7 +158,7 @@ def dense_dot_attention(q: Tensor, k: Tensor, v: Tensor, scale: float, pairs: Cr
     """
     out = torch.zeros_like(v)
     for q_idx, q_mask, k_idx, k_mask in pairs.directions():
-        logits = torch.einsum("bqc,bkc->bqk", q[q_idx], k[k_idx]) * scale
+        logits = torch.einsum("bqc,bkc->bqk", _rows(q, q_idx), _rows(k, k_idx)) * scale
         alpha = _masked_softmax(logits, k_mask.unsqueeze(1), dim=2)
-        out = _scatter_rows(out, q_idx, q_mask, torch.bmm(alpha, v[k_idx]))
+        out = _scatter_rows(out, q_idx, q_mask, torch.bmm(alpha, _rows(v, k_idx)))
     return out

@@ -64,8 +64,9 @@ class ResidueCrossAttention(nn.Module):
                 continue
             has_key = k_valid.any(dim=1)  # a complex whose partner has no valid residue gets no message
             padding = ~k_valid & has_key.unsqueeze(1)  # rows with no valid key stay unmasked (no NaN), zeroed below
-            keys = z[k_idx]
-            out, _ = self.attn(z[q_idx], keys, keys, key_padding_mask=padding, need_weights=False)
+            keys = z.index_select(0, k_idx.reshape(-1)).view(*k_idx.shape, -1)
+            queries = z.index_select(0, q_idx.reshape(-1)).view(*q_idx.shape, -1)
+            out, _ = self.attn(queries, keys, keys, key_padding_mask=padding, need_weights=False)
             out = out * has_key[:, None, None].to(out.dtype)
             delta = delta.index_copy(0, q_idx[q_mask], out[q_mask].to(delta.dtype))
         return h + self.dropout(delta)
