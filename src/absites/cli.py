@@ -1,4 +1,5 @@
-"""Command-line interface: ``absites fetch | prepare``.
+"""Command-line interface: ``absites fetch | prepare | split | summary | export-ply | train | evaluate | predict |
+bench | robustness``.
 
 Thin: argument checking and printing only; the work happens in the stage modules.
 Errors raised on purpose (:class:`AbsitesError`) print one line and exit with 2.
@@ -133,6 +134,86 @@ def prepare(data_cfg, feature_cfg, index_path, split, ids, structure_file, heavy
     if not any(r.ok for r in results):
         click.echo(f"error: no complex could be prepared; reasons in {manifest_path}", err=True)
         sys.exit(2)
+
+
+@cli.command()
+@click.option("--pool", "pools", multiple=True, required=True,
+              help="Index to train on, optionally with a selection: PATH or PATH::column=value|value;column=value "
+                   "(repeat to combine indexes).")
+@click.option("--held-out", "held_out", multiple=True, required=True,
+              help="Complexes to keep out of the pool (test, validation), same syntax (repeatable).")
+@click.option("--exclude-pdb-ids", "exclude", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Any CSV with a pdb_id column (e.g. docking_unbound/index.csv): its entries leave the pool.")
+@click.option("--regime", type=click.Choice(["id", "antigen", "both"]), default="both", show_default=True)
+@click.option("--antigen-identity", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.7, show_default=True,
+              help="Antigen-disjoint: remove pool entries with an antigen chain this identical to a held-out one.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for pool-<regime>.csv (an index prepare/train read), removed-<regime>.csv, report.json.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+def split(pools, held_out, exclude, regime, antigen_identity, out_dir, cache_dir, workers) -> None:
+    """Build leakage-free training pools: several indexes combined, held-out complexes kept out by PDB id and
+    identical antibody (id regime) and by antigen sequence identity (antigen regime)."""
+    import csv as csv_module
+
+    from absites.config import load_data_config
+    from absites.data.leakage import (
+        Identity,
+        Removal,
+        antigen_clusters,
+        filter_pool,
+        removal_rows,
+        select_entries,
+        sequences_of,
+        write_pool_index,
+    )
+
+    cache = cache_dir or load_data_config("default").cache_path()
+    bad_rows: list[tuple[str, str]] = []
+    pool_entries, source_of = [], {}
+    for spec in pools:
+        for e in select_entries(spec, bad_rows):
+            if e.complex_id in source_of:
+                raise click.UsageError(f"complex id {e.complex_id} is in two pool indexes ({source_of[e.complex_id]}, "
+                                       f"{spec})")
+            source_of[e.complex_id] = spec
+            pool_entries.append(e)
+    held_entries = [e for spec in held_out for e in select_entries(spec, bad_rows)]
+    if not pool_entries or not held_entries:
+        raise click.UsageError("the pool and the held-out set must both select at least one complex")
+    excluded_pdbs: set[str] = set()
+    for path in exclude:
+        with path.open(newline="") as fh:
+            excluded_pdbs |= {(r.get("pdb_id") or "").strip().lower() for r in csv_module.DictReader(fh)} - {""}
+    pool_seqs, pool_failed = sequences_of(pool_entries, cache, workers)
+    held_seqs, held_failed = sequences_of(held_entries, cache, workers)
+    if held_failed:
+        raise AbsitesError(f"held-out complexes without sequences: {held_failed[:3]}: cannot judge leakage")
+    identity = Identity()
+    regimes = ["id", "antigen"] if regime == "both" else [regime]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {"pool": list(pools), "held_out": list(held_out), "exclude_pdb_ids": [str(p) for p in exclude],
+              "antigen_identity": antigen_identity, "n_pool": len(pool_entries), "n_held_out": len(held_seqs),
+              "bad_index_rows": bad_rows, "no_sequences": pool_failed, "regimes": {}}
+    for reg in regimes:
+        kept, removed = filter_pool(pool_seqs, held_seqs, reg, antigen_identity, identity)
+        removed += [Removal(cid, "excluded_pdb") for cid in kept if pool_seqs[cid].pdb_id.lower() in excluded_pdbs]
+        kept = [cid for cid in kept if pool_seqs[cid].pdb_id.lower() not in excluded_pdbs]
+        removed += [Removal(cid, "no_sequences") for cid, _ in pool_failed]
+        index_path = write_pool_index(pool_entries, kept, out_dir / f"pool-{reg}.csv", source_of)
+        with (out_dir / f"removed-{reg}.csv").open("w", newline="") as fh:
+            w = csv_module.DictWriter(fh, fieldnames=["complex_id", "reason", "held_out", "identity"])
+            w.writeheader()
+            w.writerows(removal_rows(removed))
+        counts: dict[str, int] = {}
+        for r in removed:
+            counts[r.reason] = counts.get(r.reason, 0) + 1
+        clusters = antigen_clusters({c: pool_seqs[c] for c in kept}, antigen_identity, identity)
+        report["regimes"][reg] = {"kept": len(kept), "removed": counts, "index": str(index_path),
+                                  "antigen_clusters_in_pool": len(set(clusters.values()))}
+        click.echo(f"{reg}-disjoint: kept {len(kept)} of {len(pool_entries)} ({counts or 'none removed'}); "
+                   f"{len(set(clusters.values()))} antigen clusters at {antigen_identity:.0%}; index {index_path}")
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
 
 
 @cli.command()
