@@ -101,3 +101,22 @@ def test_lcs_prefilter_bounds_the_identity():
         assert quick == exact if bound >= 0.7 else quick < 0.7  # below the bar: bound or memoised exact value
     assert ident("ACDEFGHIK", "ACDEFGHIK") == 1.0
     assert np.isclose(ident("AAAAAAAAAA", "AAAAACAAAA"), 0.9)
+
+
+def test_a_benchmark_part_can_read_the_pool_index(chimera_index, tmp_path):
+    """SplitSpec.index: the training part of a benchmark reads a pool written by ``absites split``."""
+    from absites.config import DataConfig, FeatureConfig
+    from absites.data.index import SplitSpec
+    from absites.train.run import load_split
+
+    index, root = chimera_index
+    out = tmp_path / "split"
+    result = CliRunner().invoke(cli, ["split", "--pool", str(index), "--held-out", f"{SAMPLE_INDEX}::split=test",
+                                      "--regime", "antigen", "--out", str(out), "--cache-dir", str(root / "cache")])
+    assert result.exit_code == 0, result.output
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "c"))
+    part = load_split(SplitSpec("train", index=str(out / "pool-antigen.csv")), data, FeatureConfig(), None,
+                      workers=1)
+    want = {e.complex_id for e in read_index(out / "pool-antigen.csv")}
+    assert {g.complex_id for g in part.graphs} == want and "chimera" not in want
+    assert not want & set(TEST_IDS)

@@ -36,6 +36,7 @@ class SplitSpec:
     value: str
     column: str = "split"
     sets: str | None = None
+    index: str | None = None  # another index for this part (e.g. a leakage-filtered pool from ``absites split``)
 
     @classmethod
     def of(cls, split: "str | SplitSpec", column: str = "split") -> "SplitSpec":
@@ -44,10 +45,12 @@ class SplitSpec:
     @property
     def tag(self) -> str:
         """A file-name-safe label, e.g. ``split-val-abag_docking_bm5.5``."""
-        return f"{self.column}-{self.value}" + (f"-{self.sets}" if self.sets else "")
+        tag = f"{self.column}-{self.value}" + (f"-{self.sets}" if self.sets else "")
+        return tag + (f"-{Path(self.index).parent.name}-{Path(self.index).stem}" if self.index else "")
 
     def describe(self) -> str:
-        return f"{self.column} == {self.value}" + (f" and sets ∋ {self.sets}" if self.sets else "")
+        where = f" of {self.index}" if self.index else ""
+        return f"{self.column} == {self.value}" + (f" and sets ∋ {self.sets}" if self.sets else "") + where
 
 
 def _light(value: str) -> str | None:

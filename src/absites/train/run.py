@@ -46,6 +46,10 @@ def load_split(split: str | SplitSpec, data: DataConfig, features: FeatureConfig
     """Prepare (or reuse) the records of one split and load them."""
     spec = SplitSpec.of(split, split_column)
     index = data.data_root() / data.index
+    if spec.index:  # this part reads its own index: relative paths from the project root
+        from absites.config import PROJECT_ROOT
+
+        index = Path(spec.index) if Path(spec.index).is_absolute() else PROJECT_ROOT / spec.index
     entries = read_index(index, split=spec.value, primary_only=data.primary_only, split_column=spec.column,
                          sets=spec.sets)
     if not entries:
