@@ -26,11 +26,10 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from absites.data.cache import file_digest
+from absites.data.cache import _atomic_write, file_digest
 from absites.data.index import ComplexEntry, read_index
 from absites.errors import AbsitesError, DataIndexError
 
@@ -77,11 +76,7 @@ def entry_sequences(entry: ComplexEntry, cache_dir: str | Path | None = None) ->
     pdb_id = (entry.pdb_id or entry.complex_id[:4]).lower()
     out = EntrySequences(entry.complex_id, pdb_id, cdrs, antigen)
     if key is not None:
-        key.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=key.parent, prefix=f".{key.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"pdb_id": pdb_id, "cdrs": cdrs, "antigen": list(antigen)}, fh)
-        os.replace(tmp, key)
+        _atomic_write(key, json.dumps({"pdb_id": pdb_id, "cdrs": cdrs, "antigen": list(antigen)}).encode())
     return out
 
 
