@@ -415,9 +415,11 @@ def _expand_inputs(inputs: tuple[Path, ...], list_file: Path | None) -> list[Pat
 @cli.command()
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--antibody", "antibody_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Antibody structure file, with --antigen FILE (separately solved or modelled).")
+              default=None, help="Antibody structure file: with --antigen FILE (separately solved or modelled), "
+                                 "or alone (paratope from the antibody alone).")
 @click.option("--antigen", default=None,
-              help="With --antibody: the antigen structure file. Otherwise: antigen chain ids, comma-separated.")
+              help="An antigen structure file (with --antibody FILE, or alone: epitope propensity from the antigen "
+                   "alone); with a complex input: antigen chain ids, comma-separated.")
 @click.option("--heavy", default=None, help="Heavy chain id (default: found by numbering).")
 @click.option("--light", default=None, help="Light chain id (omit for a single-domain antibody).")
 @click.option("--list", "list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -439,17 +441,35 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
     absites predict complex.cif.gz                       # chain roles found automatically
     absites predict complex.pdb --heavy H --light L --antigen A
     absites predict --antibody ab.pdb --antigen ag.pdb   # separately solved / modelled structures
+    absites predict --antibody ab.pdb                    # one protein alone: paratope, no antigen needed
+    absites predict --antigen ag.pdb                     # one protein alone: antibody-agnostic epitope propensity
     absites predict structures/ --out preds/             # batch over a folder (or --list FILE)
     """
-    from absites.predict.run import OutputLock, load_default_models, predict_batch, predict_file, prepare_out_dir
+    from absites.predict.run import (
+        OutputLock,
+        load_default_models,
+        predict_batch,
+        predict_file,
+        predict_one_protein,
+        prepare_out_dir,
+    )
 
     # every usage check before the models load (seconds) and before any computing
+    alone = None  # "antibody" | "antigen": one protein without its partner
     if antibody_file is not None:
         if inputs or list_file:
             raise click.UsageError("give either --antibody/--antigen files or structure inputs, not both")
-        if not antigen or not Path(antigen).is_file():
-            raise click.UsageError("--antibody needs --antigen FILE (an existing structure file)")
+        if antigen and not Path(antigen).is_file():
+            raise click.UsageError(f"--antigen {antigen}: with --antibody FILE, --antigen takes a structure file")
+        alone = None if antigen else "antibody"
         paths, chains = [], None
+    elif antigen and not inputs and not list_file:
+        if not Path(antigen).is_file():
+            raise click.UsageError(f"--antigen {antigen}: not a file (chain ids need a complex input; an antigen "
+                                   "alone needs its structure file)")
+        if heavy or light:
+            raise click.UsageError("--heavy/--light do not apply to an antigen alone")
+        alone, paths, chains = "antigen", [], None
     else:
         paths = _expand_inputs(inputs, list_file)
         if not paths:
@@ -460,7 +480,11 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
     out = prepare_out_dir(out_dir)
     with OutputLock(out):
         models = load_default_models(paratope_model, epitope_model)
-        if antibody_file is not None:
+        if alone:
+            results = [predict_one_protein(antibody_file if alone == "antibody" else Path(antigen), out, models,
+                                           alone, heavy=heavy, light=light, write_surfaces=surfaces)]
+            failed = []
+        elif antibody_file is not None:
             results = predict_file(antibody_file, out, models, heavy=heavy, light=light,
                                    antigen_file=Path(antigen), write_surfaces=surfaces)
             failed = []
@@ -471,9 +495,16 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
         else:
             results, failed = predict_batch(paths, out, models, write_surfaces=surfaces, progress=progress)
     for r in results:
-        note = "" if r.in_contact else "  (antibody and antigen not in contact: unbound prediction)"
-        click.echo(f"{r.name}: H={r.roles.heavy} L={r.roles.light or '-'} Ag={','.join(r.roles.antigen)} "
-                   f"{r.seconds:.1f}s{note}")
+        if r.mode != "complex":
+            chains = "+".join(r.roles.antibody) if r.mode == "antibody alone" else ",".join(r.roles.antigen)
+            click.echo(f"{r.name}: {r.mode} ({chains}) {r.seconds:.1f}s  (no partner: "
+                       + ("paratope" if r.mode == "antibody alone" else "antibody-agnostic epitope propensity") + ")")
+        else:
+            note = "" if r.in_contact else "  (antibody and antigen not in contact: unbound prediction)"
+            click.echo(f"{r.name}: H={r.roles.heavy} L={r.roles.light or '-'} Ag={','.join(r.roles.antigen)} "
+                       f"{r.seconds:.1f}s{note}")
+        for note in r.notes:
+            click.echo(f"  note: {note}")
         for kind, path in r.outputs.items():
             click.echo(f"  {kind:<13}{path}")
     for path, why in failed:

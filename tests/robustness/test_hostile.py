@@ -338,8 +338,12 @@ def test_usage_errors_come_before_the_models_load(monkeypatch):
     monkeypatch.setattr(run, "load_default_models", no)
     result = CliRunner().invoke(cli, ["predict"])
     assert result.exit_code == 2 and "no structure given" in result.output
-    result = CliRunner().invoke(cli, ["predict", "--antibody", str(E.path)])
-    assert result.exit_code == 2 and "needs --antigen FILE" in result.output
+    result = CliRunner().invoke(cli, ["predict", "--antibody", str(E.path), "--antigen", "C"])
+    assert result.exit_code == 2 and "takes a structure file" in result.output
+    result = CliRunner().invoke(cli, ["predict", "--antigen", "A,B"])  # chain ids without a complex
+    assert result.exit_code == 2 and "not a file" in result.output
+    result = CliRunner().invoke(cli, ["predict", "--antigen", str(E.path), "--heavy", "B"])
+    assert result.exit_code == 2 and "do not apply to an antigen alone" in result.output
 
 
 # 10. an epitope call column people can use

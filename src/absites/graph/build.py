@@ -208,6 +208,8 @@ def protein_rsa(complex_: Complex, n_points: int = 100) -> np.ndarray:
     rsa = np.zeros(s.n_residues, dtype=np.float32)
     for mask in (complex_.is_antibody, complex_.is_antigen):
         res_idx = np.flatnonzero(mask)
+        if res_idx.size == 0:  # one protein alone
+            continue
         atom_sel = mask[s.atom_residue]
         local = np.searchsorted(res_idx, s.atom_residue[atom_sel])
         _, rsa[res_idx] = residue_rsa(
@@ -216,18 +218,22 @@ def protein_rsa(complex_: Complex, n_points: int = 100) -> np.ndarray:
     return rsa
 
 
-def graph_from_complex(complex_: Complex, cfg: FeatureConfig, require_contact: bool = True) -> ResidueGraph:
+def graph_from_complex(complex_: Complex, cfg: FeatureConfig, require_contact: bool = True,
+                       allow_unnumbered: bool = False) -> ResidueGraph:
     """Number, label and featurise a complex into a :class:`ResidueGraph`.
 
+    ``allow_unnumbered``: an antibody chain ANARCI cannot number is kept without numbering or CDRs (with
+    a warning) instead of raising; for chains a user named explicitly.
+
     Raises:
-        NumberingError: an antibody chain cannot be numbered.
+        NumberingError: an antibody chain cannot be numbered (and not ``allow_unnumbered``).
         NoContactError: ``require_contact`` and the proteins do not touch.
     """
     from absites.structure.labels import interface_labels
     from absites.structure.labels import require_contact as check_contact
     from absites.structure.numbering import annotate_antibody
 
-    annotation = annotate_antibody(complex_, cfg.cdr_definition, cfg.cdr_flank)
+    annotation = annotate_antibody(complex_, cfg.cdr_definition, cfg.cdr_flank, allow_unnumbered)
     labels = interface_labels(complex_, cfg.contact_cutoff_angstrom)
     if require_contact:
         check_contact(complex_, labels, cfg.contact_cutoff_angstrom)

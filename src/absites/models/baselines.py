@@ -110,8 +110,9 @@ class SklearnBaseline:
         X = neighbourhood_features(graph)
         ab = graph.is_antibody.astype(bool)
         prob = np.zeros(graph.num_nodes)
-        prob[ab] = self.models["paratope"].predict_proba(X[ab])[:, 1]
-        prob[~ab] = self.models["epitope"].predict_proba(X[~ab])[:, 1]
+        for task, mask in (("paratope", ab), ("epitope", ~ab)):
+            if mask.any():  # one protein alone has no residue of the other side
+                prob[mask] = self.models[task].predict_proba(X[mask])[:, 1]
         return prob
 
 

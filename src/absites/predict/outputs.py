@@ -34,15 +34,20 @@ EPITOPE_CALL_SIZE = 19
 
 
 def residue_rows(name: str, complex_: Complex, graph: ResidueGraph, prob: np.ndarray,
-                 thresholds: dict[str, float], epitope_call_size: int = EPITOPE_CALL_SIZE) -> list[dict]:
+                 thresholds: dict[str, float], epitope_call_size: int = EPITOPE_CALL_SIZE, mode: str = "complex",
+                 unnumbered: tuple[str, ...] = ()) -> list[dict]:
     """One row per residue. ``pred``: paratope at the validation (MCC-optimal) threshold; epitope the
     ``epitope_call_size`` most probable antigen residues; ``threshold`` the probability a residue needed;
-    ``call_rule`` says which rule made the call."""
+    ``call_rule`` says which rule made the call, in which mode (``complex``, ``antibody alone``,
+    ``antigen alone``), and when a chain was not numbered (``unnumbered``)."""
     ag = np.flatnonzero(~graph.is_antibody.astype(bool))
     k = min(epitope_call_size, ag.size)
     ag_cut = float(np.sort(prob[ag])[::-1][k - 1]) if k else 1.0
-    rules = {"paratope": f"prob >= {thresholds['paratope']:.4f} (MCC-optimal on validation)",
-             "epitope": f"top {k} antigen residues by prob (median epitope size of the training complexes)"}
+    alone = {"antibody alone": "; antibody alone: no antigen information",
+             "antigen alone": "; antigen alone: antibody-agnostic propensity"}.get(mode, "")
+    rules = {"paratope": f"prob >= {thresholds['paratope']:.4f} (MCC-optimal on validation)" + alone,
+             "epitope": f"top {k} antigen residues by prob (median epitope size of the training complexes)" + alone}
+    no_cdr = "; chain not numbered: no CDRs, every residue a candidate"
     rows = []
     for i in range(graph.num_nodes):
         ab = bool(graph.is_antibody[i])
@@ -52,7 +57,7 @@ def residue_rows(name: str, complex_: Complex, graph: ResidueGraph, prob: np.nda
             "icode": str(graph.res_icode[i]), "resname": str(graph.res_name[i]), "role": str(complex_.res_role[i]),
             "numbering": str(graph.numbering[i]), "cdr": CDR_NAMES[graph.cdr[i] - 1] if graph.cdr[i] else "",
             "prob": round(float(prob[i]), 4), "pred": int(prob[i] >= t), "threshold": round(float(t), 4),
-            "call_rule": rules["paratope" if ab else "epitope"],
+            "call_rule": rules["paratope" if ab else "epitope"] + (no_cdr if graph.res_chain[i] in unnumbered else ""),
         })
     return rows
 
@@ -91,10 +96,26 @@ def write_structures(complex_: Complex, prob: np.ndarray, stem: Path) -> tuple[P
     return pdb_path, cif_path
 
 
-def _view_direction(surface, partner) -> np.ndarray:
-    d = partner.vertices.mean(0) - surface.vertices.mean(0)
+def _view_direction(surface, partner=None, prob=None) -> np.ndarray:
+    """From the protein's centre towards its partner, or (one protein alone) towards its most probable
+    binding patch (the probability-weighted centre of its top 10 % vertices)."""
+    if partner is not None:
+        d = partner.vertices.mean(0) - surface.vertices.mean(0)
+    else:
+        p = np.asarray(prob, dtype=np.float64)
+        top = p >= np.quantile(p, 0.9)
+        d = (surface.vertices[top] * p[top, None]).sum(0) / max(p[top].sum(), 1e-12) - surface.vertices.mean(0)
     n = np.linalg.norm(d)
     return d / n if n > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def cdr_border_faces(faces: np.ndarray, vertex_cdr: np.ndarray | None) -> np.ndarray:
+    """Faces whose corners are partly inside and partly outside the CDRs: drawn dark, they outline each
+    CDR patch in the pictures (occluded like any other face). Bool ``(F,)``."""
+    if vertex_cdr is None:
+        return np.zeros(len(faces), dtype=bool)
+    n_in = np.asarray(vertex_cdr, dtype=bool)[faces].sum(1)
+    return (n_in > 0) & (n_in < 3)
 
 
 def _project(vertices: np.ndarray, view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,11 +128,13 @@ def _project(vertices: np.ndarray, view: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.stack([c @ u, c @ v], 1), c @ view
 
 
-def write_picture(surfaces, vertex_probs, stem: Path, title: str) -> Path:
-    """Both proteins seen from their partner (the predicted binding faces), coloured by probability.
+def write_picture(surfaces, vertex_probs, stem: Path, title: str, vertex_cdr=None) -> Path:
+    """Each protein seen from its partner (the predicted binding face), coloured by probability; one
+    protein alone is seen from its most probable patch.
 
     Each surface is drawn as a shaded mesh: only the triangles facing the viewer, painted far to
     near (depth-sorted), with Lambert shading from a light at the viewer, so no back face shows through.
+    ``vertex_cdr`` (per surface, bool per vertex or None): CDR patches outlined in dark grey.
     """
     import matplotlib
 
@@ -122,10 +145,13 @@ def write_picture(surfaces, vertex_probs, stem: Path, title: str) -> Path:
     from matplotlib.colors import Normalize
 
     cmap, norm = plt.get_cmap("coolwarm"), Normalize(0.0, 1.0)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), constrained_layout=True)
-    for ax, surf, partner, vp, label in zip(axes, surfaces, surfaces[::-1], vertex_probs,
-                                            ("antibody (paratope)", "antigen (epitope)")):
-        view = _view_direction(surf, partner)
+    n = len(surfaces)
+    vertex_cdr = vertex_cdr or [None] * n
+    labels = {"antibody": "antibody (paratope)", "antigen": "antigen (epitope)"}
+    fig, axes = plt.subplots(1, n, figsize=(5 * n + 1.5 * (n == 1), 5.4), constrained_layout=True, squeeze=False)
+    for i, (ax, surf, vp) in enumerate(zip(axes[0], surfaces, vertex_probs)):
+        partner = surfaces[1 - i] if n == 2 else None
+        view = _view_direction(surf, partner, vp)
         vertices, faces = surf.vertices.astype(np.float64), np.asarray(surf.faces, dtype=np.int64)
         xy, depth = _project(vertices, view)
         tri = vertices[faces]
@@ -135,15 +161,17 @@ def write_picture(surfaces, vertex_probs, stem: Path, title: str) -> Path:
         front = np.flatnonzero(facing > 0)
         front = front[np.argsort(depth[faces[front]].mean(1))]  # far first, near last
         rgb = cmap(norm(np.asarray(vp, dtype=np.float64)[faces[front]].mean(1)))[:, :3]
+        rgb[cdr_border_faces(faces[front], vertex_cdr[i])] = 0.15  # CDR outline
         shade = (0.35 + 0.65 * facing[front])[:, None]
         ax.add_collection(PolyCollection(xy[faces[front]], facecolors=rgb * shade, edgecolors="face",
                                          linewidths=0.3))
         ax.set_xlim(xy[:, 0].min(), xy[:, 0].max())
         ax.set_ylim(xy[:, 1].min(), xy[:, 1].max())
         ax.set_aspect("equal")
-        ax.set_title(label)
+        ax.set_title(labels[surf.protein] + (", CDRs outlined" if vertex_cdr[i] is not None else "")
+                     + ("" if partner is not None else "\nseen from its most probable patch"))
         ax.axis("off")
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.7, label="binding probability")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes[0].tolist(), shrink=0.7, label="binding probability")
     fig.suptitle(title)
     path = stem.with_name(stem.name + ".png")
     fig.savefig(path, dpi=110)
@@ -158,16 +186,20 @@ def write_ply_files(surfaces, vertex_probs, stem: Path) -> list[Path]:
             for s, p in zip(surfaces, vertex_probs)]
 
 
-def write_html(surfaces, vertex_probs, stem: Path, title: str, max_vertices: int = 6000) -> Path:
-    """Self-contained HTML: the two surfaces in place, coloured by probability; drag to rotate, wheel to zoom."""
+def write_html(surfaces, vertex_probs, stem: Path, title: str, max_vertices: int = 6000, cdr=None) -> Path:
+    """Self-contained HTML: the surfaces in place, coloured by probability as in the PNG (same colour map,
+    front faces depth-sorted, CDR outline); drag to rotate, wheel to zoom."""
     from absites.predict.viewer import render_html
 
     meshes = []
+    cdr = cdr or [None] * len(surfaces)
     centre = np.concatenate([s.vertices for s in surfaces]).mean(0)
-    for s, p in zip(surfaces, vertex_probs):
-        v, f, q = _simplify_for_view(s.vertices, s.faces, p, max_vertices)
+    for s, p, c in zip(surfaces, vertex_probs, cdr):
+        flag = np.asarray(c, dtype=np.float64) if c is not None else np.zeros(len(p))
+        v, f, q = _simplify_for_view(s.vertices, s.faces, np.stack([p, flag], 1), max_vertices)
         meshes.append({"name": s.protein, "vertices": np.round(v - centre, 2).ravel().tolist(),
-                       "faces": f.ravel().astype(int).tolist(), "prob": np.round(q, 3).tolist()})
+                       "faces": f.ravel().astype(int).tolist(), "prob": np.round(q[:, 0], 3).tolist(),
+                       "border": cdr_border_faces(f, q[:, 1] > 0.5).astype(int).tolist()})
     path = stem.with_name(stem.name + ".html")
     path.write_text(render_html(title, meshes))
     return path

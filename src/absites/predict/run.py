@@ -45,6 +45,14 @@ class TaskModel:
     threshold: float
     needs_surfaces: bool
 
+    @property
+    def partner_free(self) -> bool:
+        """Whether the model scores a protein from that protein alone (the baselines: per-residue and
+        within-protein neighbourhood features); networks read the partner through their cross layers."""
+        from absites.models.baselines import BASELINES
+
+        return self.meta.get("model") in BASELINES
+
 
 def load_task_model(run_dir: str | Path, task: str) -> TaskModel:
     from absites.train.run import load_run
@@ -71,6 +79,8 @@ class Prediction:
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     n_residues: int = 0
+    mode: str = "complex"  # complex | antibody alone | antigen alone
+    notes: list[str] = field(default_factory=list)
 
 
 def combine_structures(antibody: Structure, antigen: Structure) -> Structure:
@@ -187,42 +197,107 @@ def resolve_roles(structure: Structure, heavy: str | None = None, light: str | N
 
 def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Path, name: str,
                     in_contact: bool, features: FeatureConfig | None = None, surface: SurfaceConfig | None = None,
-                    write_surfaces: bool = True) -> Prediction:
+                    write_surfaces: bool = True, allow_unnumbered: bool = False, mode: str = "complex") -> Prediction:
+    """Predict, and write the outputs of, one complex (or one protein alone: ``complex_.roles.alone``).
+
+    ``allow_unnumbered``: antibody chains ANARCI cannot number are predicted without CDRs (with a warning
+    and a note) instead of failing; for chains the user named explicitly."""
     from absites.graph.build import graph_from_complex
     from absites.predict import outputs
-    from absites.surface.build import complex_surfaces
+    from absites.structure.labels import atom_partner_distance
+    from absites.surface.build import protein_surface
 
     t0 = time.perf_counter()
     features = features or FeatureConfig(**models["epitope"].meta["features"])
-    graph = graph_from_complex(complex_, features, require_contact=False)
-    need_surf = write_surfaces or any(m.needs_surfaces for m in models.values())
+    graph = graph_from_complex(complex_, features, require_contact=False, allow_unnumbered=allow_unnumbered)
+    ab = graph.is_antibody.astype(bool)
+    sides = [(task, protein, mask) for task, protein, mask in (("paratope", "antibody", ab), ("epitope", "antigen", ~ab))
+             if mask.any()]
+    need_surf = write_surfaces or any(models[t].needs_surfaces for t, _, _ in sides)
     model_surface = next((m.meta["surface"] for m in models.values() if m.meta.get("surface")), None)
     surf_cfg = surface or (SurfaceConfig(**model_surface) if model_surface else DISPLAY_SURFACE)
-    surfaces = complex_surfaces(complex_, graph, surf_cfg, features.contact_cutoff_angstrom) if need_surf else None
+    surfaces = None
+    if need_surf:
+        distance = atom_partner_distance(complex_)
+        surfaces = tuple(protein_surface(complex_, graph, protein, surf_cfg, features.contact_cutoff_angstrom,
+                                         distance) for _, protein, _ in sides)
     surf_map = {graph.complex_id: surfaces} if surfaces else None
     prob = np.zeros(graph.num_nodes)
-    ab = graph.is_antibody.astype(bool)
-    for task, mask in (("paratope", ab), ("epitope", ~ab)):
+    for task, _, mask in sides:
         m = models[task]
         prob[mask] = np.asarray(m.predict([graph], surf_map if m.needs_surfaces else None)[graph.complex_id])[mask]
     thresholds = {t: m.threshold for t, m in models.items()}
+    unnumbered = tuple(c for c in complex_.roles.antibody if not (graph.numbering[graph.res_chain == c] != "").any())
+    notes = [f"chain {c} not numbered (no antibody variable domain ANARCI can place): predicted without CDRs, "
+             "every residue a paratope candidate" for c in unnumbered]
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / name
-    rows = outputs.residue_rows(name, complex_, graph, prob, thresholds)
+    rows = outputs.residue_rows(name, complex_, graph, prob, thresholds, mode=mode, unnumbered=unnumbered)
     files: dict[str, Path] = {}
     files["csv"], files["json"] = outputs.write_tables(rows, stem)
     pdb_path, files["cif"] = outputs.write_structures(complex_, prob, stem)
     if pdb_path is not None:
         files["pdb"] = pdb_path
-    if surfaces:
+    if surfaces and write_surfaces:
         vprob = [prob[s.vertex_residue] for s in surfaces]
-        ply = outputs.write_ply_files(surfaces, vprob, stem)
-        files["ply_antibody"], files["ply_antigen"] = ply
-        title = f"{name}: {'+'.join(complex_.roles.antibody)} vs {'+'.join(complex_.roles.antigen)}" + (
-            "" if in_contact else " (not in contact: unbound prediction)")
-        files["png"] = outputs.write_picture(surfaces, vprob, stem, title)
-        files["html"] = outputs.write_html(surfaces, vprob, stem, title)
-    return Prediction(name, complex_.roles, in_contact, files, time.perf_counter() - t0, graph.num_nodes)
+        for surf, ply in zip(surfaces, outputs.write_ply_files(surfaces, vprob, stem)):
+            files[f"ply_{surf.protein}"] = ply
+        if mode != "complex":
+            title = f"{name}: {'+'.join(complex_.roles.antibody or complex_.roles.antigen)} ({mode})"
+        else:
+            title = f"{name}: {'+'.join(complex_.roles.antibody)} vs {'+'.join(complex_.roles.antigen)}" + (
+                "" if in_contact else " (not in contact: unbound prediction)")
+        cdr = [graph.cdr[s.vertex_residue] > 0 if s.protein == "antibody" else None for s in surfaces]
+        files["png"] = outputs.write_picture(surfaces, vprob, stem, title, cdr)
+        files["html"] = outputs.write_html(surfaces, vprob, stem, title, cdr=cdr)
+    return Prediction(name, complex_.roles, in_contact, files, time.perf_counter() - t0, graph.num_nodes, mode, notes)
+
+
+def predict_one_protein(path: str | Path, out_dir: str | Path, models: dict[str, TaskModel] | None = None,
+                        side: str = "antibody", heavy: str | None = None, light: str | None = None,
+                        write_surfaces: bool = True, name: str | None = None) -> Prediction:
+    """Predict from one protein without its partner: the paratope of an antibody (``side="antibody"``;
+    heavy / light chains found by numbering unless given) or the antibody-agnostic epitope propensity of
+    an antigen (``side="antigen"``: every protein chain of the file).
+
+    Raises:
+        AbsitesError: the task's model reads the partner (only partner-free models, such as the shipped
+            ones, can predict one protein alone); no antibody chain in an antibody file.
+    """
+    from absites.structure.roles import detect_antibodies
+
+    if side not in ("antibody", "antigen"):
+        raise AbsitesError(f"side must be 'antibody' or 'antigen', not {side!r}")
+    models = models or load_default_models()
+    task, partner = ("paratope", "antigen") if side == "antibody" else ("epitope", "antibody")
+    model = models[task]
+    if not model.partner_free:
+        raise AbsitesError(
+            f"the {task} model ({model.meta.get('model')}) reads the {partner}: predicting from the {side} alone "
+            f"needs a model trained without partner information (the shipped models; or --{task}-model RUN of a "
+            "prior or gbm run)")
+    path = Path(path)
+    structure = read_structure(path)
+    explicit = bool(heavy)  # a chain the user named is predicted even when numbering cannot place it
+    if side == "antibody":
+        if heavy:
+            _check_chains(structure, (heavy, light))
+        else:
+            found = detect_antibodies(structure)
+            if not found:
+                raise ChainError(f"{path}: no antibody chain found (no heavy-chain variable domain among protein "
+                                 f"chains {', '.join(structure.chains)}); name it with --heavy")
+            if len(found) > 1:
+                log.warning("%s: %d antibodies; predicting the first (H=%s L=%s); choose with --heavy/--light",
+                            path, len(found), found[0].heavy, found[0].light or "-")
+            heavy, light = found[0].heavy, found[0].light
+        roles = ChainRoles(heavy, light, (), alone=True)
+    else:
+        roles = ChainRoles("", None, structure.chains, alone=True)
+    stem = output_name(name or structure_stem(path))
+    complex_ = make_complex(structure, roles, stem)
+    return predict_complex(complex_, models, Path(out_dir), stem, in_contact=False, write_surfaces=write_surfaces,
+                           allow_unnumbered=explicit, mode=f"{side} alone")
 
 
 MAX_NAME_BYTES = 160  # output stems: the longest suffix added is ~20 bytes, file systems allow 255
@@ -306,6 +381,7 @@ def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskMo
     ``name``: the output stem (default: the file name without its structure suffixes).
     """
     models = models or load_default_models()
+    explicit = bool(heavy)  # a chain the user named is predicted even when numbering cannot place it
     path = Path(path)
     structure = read_structure(path)
     base = name or structure_stem(path)
@@ -331,7 +407,7 @@ def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskMo
                         path, "+".join(roles.antibody), "+".join(roles.antigen))
         complex_ = make_complex(structure, roles, name)
         results.append(predict_complex(complex_, models, Path(out_dir), name, in_contact,
-                                       write_surfaces=write_surfaces))
+                                       write_surfaces=write_surfaces, allow_unnumbered=explicit))
     return results
 
 

@@ -20,7 +20,7 @@ canvas{display:block;margin:0 auto;background:#fff;cursor:grab}
 background:linear-gradient(90deg,rgb(59,76,192),rgb(221,221,221),rgb(180,4,38))}
 </style></head><body>
 <header><b>__TITLE__</b> &nbsp; binding probability 0 <span class="bar"></span> 1 &nbsp;
-<span id="toggles"></span> &nbsp; <small>drag: rotate &middot; wheel: zoom</small></header>
+<span id="toggles"></span> &nbsp; <small>dark band: CDR outline &middot; drag: rotate &middot; wheel: zoom</small></header>
 <canvas id="view" width="900" height="640"></canvas>
 <script type="application/json" id="absites-data">__DATA__</script>
 <script>
@@ -56,12 +56,13 @@ function draw(){
    if(nz/nl < -0.05) continue; // back face
    const depth=P[3*a+2]+P[3*b+2]+P[3*c+2];
    const p=(m.prob[a]+m.prob[b]+m.prob[c])/3;
-   tris.push([depth,P[3*a],P[3*a+1],P[3*b],P[3*b+1],P[3*c],P[3*c+1],0.35+0.65*Math.abs(nz/nl),p]);}
+   tris.push([depth,P[3*a],P[3*a+1],P[3*b],P[3*b+1],P[3*c],P[3*c+1],0.35+0.65*Math.abs(nz/nl),p,
+              m.border?m.border[f/3]:0]);}
  });
  tris.sort((s,t)=>s[0]-t[0]);
  ctx.clearRect(0,0,cv.width,cv.height);
  const ox=cv.width/2, oy=cv.height/2;
- for(const t of tris){const c=colour(t[8]);
+ for(const t of tris){const c=t[9]?[38,38,38]:colour(t[8]); // CDR outline faces: dark, as in the PNG
   ctx.fillStyle=ctx.strokeStyle='rgb('+(c[0]*t[7]|0)+','+(c[1]*t[7]|0)+','+(c[2]*t[7]|0)+')';
   ctx.beginPath();ctx.moveTo(ox+t[1]*scale,oy-t[2]*scale);ctx.lineTo(ox+t[3]*scale,oy-t[4]*scale);
   ctx.lineTo(ox+t[5]*scale,oy-t[6]*scale);ctx.closePath();ctx.fill();ctx.stroke();}

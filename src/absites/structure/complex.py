@@ -18,17 +18,23 @@ ROLES: tuple[str, ...] = (ROLE_HEAVY, ROLE_LIGHT, ROLE_ANTIGEN)
 class ChainRoles:
     """Which chains are the antibody heavy / light chains and which are antigen.
 
-    ``light`` is None for single-domain antibodies (nanobodies, VNARs).
+    ``light`` is None for single-domain antibodies (nanobodies, VNARs). ``alone``: one protein without
+    its partner (``absites predict --antibody ab.pdb`` or ``--antigen ag.pdb`` alone): either no antigen
+    chain, or no antibody chain (``heavy`` empty).
     """
 
     heavy: str
     light: str | None
     antigen: tuple[str, ...]
+    alone: bool = False
 
     def __post_init__(self) -> None:
-        if not self.heavy:
+        if self.alone:
+            if bool(self.heavy) == bool(self.antigen) or (self.light and not self.heavy):
+                raise ChainError("one protein alone: give antibody chains or antigen chains, not both")
+        elif not self.heavy:
             raise ChainError("a heavy chain id is required")
-        if not self.antigen:
+        elif not self.antigen:
             raise ChainError("at least one antigen chain id is required")
         chains = self.antibody + self.antigen
         if len(set(chains)) != len(chains):
@@ -36,6 +42,8 @@ class ChainRoles:
 
     @property
     def antibody(self) -> tuple[str, ...]:
+        if not self.heavy:
+            return ()
         return (self.heavy,) if self.light is None else (self.heavy, self.light)
 
     @property

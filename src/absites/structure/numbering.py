@@ -87,6 +87,8 @@ def number_domains(sequences: dict[str, str], scheme: str) -> dict[str, list[tup
         chain id -> [(chain_type, [(sequence_index, (number, icode)), ...]), ...] in sequence order;
         chains with no immunoglobulin domain are absent.
     """
+    if not sequences:  # an antigen alone
+        return {}
     from anarci import anarci
 
     items = [(cid, seq.replace("X", "G")) for cid, seq in sequences.items()]  # ANARCI rejects X
@@ -125,11 +127,13 @@ def number_sequences(sequences: dict[str, str], scheme: str) -> dict[str, tuple[
     return {cid: domains[0] for cid, domains in number_domains(sequences, scheme).items()}
 
 
-def number_complex(complex_: Complex, scheme: str) -> dict[str, ChainNumbering]:
+def number_complex(complex_: Complex, scheme: str, allow_unnumbered: bool = False) -> dict[str, ChainNumbering]:
     """Number the antibody chains of ``complex_`` with ANARCI.
 
     A chain holding both a heavy and a light variable domain (a single-chain Fv) has both numbered, with
     a warning: its role's domain first, the other one too, so neither half loses its CDRs.
+    ``allow_unnumbered``: a chain ANARCI cannot number (e.g. a shark VNAR, an engineered scaffold) is left
+    out of the result with a warning instead of raising.
 
     Raises:
         NumberingError: a chain is not an immunoglobulin variable domain, or the
@@ -141,6 +145,11 @@ def number_complex(complex_: Complex, scheme: str) -> dict[str, ChainNumbering]:
     out = {}
     for chain in chains:
         role = ROLE_HEAVY if chain == complex_.roles.heavy else ROLE_LIGHT
+        if chain not in result and allow_unnumbered:
+            log.warning("%s: ANARCI cannot number chain %s (given as %s): predicting it without numbering or "
+                        "CDRs, every residue a paratope candidate; its scores are less reliable", s.source,
+                        chain, "heavy" if role == ROLE_HEAVY else "light")
+            continue
         if chain not in result:
             raise NumberingError(
                 f"{s.source}: chain {chain} (given as {'heavy' if role == ROLE_HEAVY else 'light'}) "
@@ -228,10 +237,11 @@ class AntibodyAnnotation:
     numbering: np.ndarray
 
 
-def annotate_antibody(complex_: Complex, definition: str = "chothia", flank: int = 2) -> AntibodyAnnotation:
-    """Number the antibody of ``complex_`` and mark its CDR residues (with flanks)."""
+def annotate_antibody(complex_: Complex, definition: str = "chothia", flank: int = 2,
+                      allow_unnumbered: bool = False) -> AntibodyAnnotation:
+    """Number the antibody of ``complex_`` and mark its CDR residues (with flanks); see :func:`number_complex`."""
     scheme = scheme_for(definition)
-    numbered = number_complex(complex_, scheme)
+    numbered = number_complex(complex_, scheme, allow_unnumbered)
     s = complex_.structure
     cdr = np.zeros(s.n_residues, dtype=np.int64)
     numbering = np.full(s.n_residues, "", dtype=object)

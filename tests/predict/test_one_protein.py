@@ -1,0 +1,118 @@
+"""Predicting from one protein alone, and from an antibody chain numbering cannot place."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import numpy as np
+import pytest
+
+from absites.errors import AbsitesError
+from absites.predict.run import load_default_models, predict_file, predict_one_protein
+from absites.structure.parse import read_structure
+from absites.structure.write import write_pdb
+from conftest import SAMPLE
+
+E = SAMPLE["1ahw_BA_C"]  # heavy B, light A, antigen C (tissue factor)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_default_models()
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    """1ahw split into an antibody file and an antigen file."""
+    root = tmp_path_factory.mktemp("parts")
+    s = read_structure(E.path)
+    ab, ag = root / "ab.pdb", root / "ag.pdb"
+    write_pdb(s.select_chains(["B", "A"]), ab)
+    write_pdb(s.select_chains(["C"]), ag)
+    return ab, ag
+
+
+@pytest.fixture(scope="module")
+def complex_rows(shipped, tmp_path_factory):
+    (pred,) = predict_file(E.path, tmp_path_factory.mktemp("full"), shipped, write_surfaces=False)
+    return {(r["chain"], r["resseq"], r["icode"]): r for r in csv.DictReader(pred.outputs["csv"].open())}
+
+
+def _rows(pred):
+    return list(csv.DictReader(pred.outputs["csv"].open()))
+
+
+def test_antibody_alone_equals_the_partner_free_complex_prediction(shipped, parts, complex_rows, tmp_path):
+    """The shipped paratope model reads no antigen information, so the antibody alone gets exactly the
+    paratope probabilities it gets in the complex; the output says which mode ran."""
+    pred = predict_one_protein(parts[0], tmp_path, shipped, "antibody")
+    assert pred.mode == "antibody alone" and pred.roles.heavy == "B" and pred.roles.light == "A"
+    rows = _rows(pred)
+    assert {r["role"] for r in rows} == {"H", "L"} and len(rows) == sum(r["role"] != "Ag" for r in complex_rows.values())
+    for r in rows:
+        full = complex_rows[(r["chain"], r["resseq"], r["icode"])]
+        assert r["prob"] == full["prob"] and r["cdr"] == full["cdr"]
+        assert "antibody alone" in r["call_rule"]
+    assert {"png", "html", "ply_antibody"} <= set(pred.outputs) and "ply_antigen" not in pred.outputs
+
+
+def test_antigen_alone_gives_antibody_agnostic_propensity(shipped, parts, complex_rows, tmp_path):
+    pred = predict_one_protein(parts[1], tmp_path, shipped, "antigen", write_surfaces=False)
+    assert pred.mode == "antigen alone" and pred.roles.antigen == ("C",)
+    rows = _rows(pred)
+    assert len(rows) == sum(r["role"] == "Ag" for r in complex_rows.values())
+    assert [r["prob"] for r in rows] == [complex_rows[(r["chain"], r["resseq"], r["icode"])]["prob"] for r in rows]
+    assert sum(int(r["pred"]) for r in rows) == 19  # the epitope call: top 19 (no ties in these scores)
+
+
+def test_one_protein_mode_refuses_a_model_that_reads_the_partner(parts, tmp_path):
+    from absites.predict.run import TaskModel
+
+    partner = TaskModel("paratope", lambda g, s=None: {}, {"model": "egnn"}, 0.5, False)
+    models = {"paratope": partner, "epitope": partner}
+    with pytest.raises(AbsitesError, match="egnn.*reads the antigen"):
+        predict_one_protein(parts[0], tmp_path, models, "antibody", write_surfaces=False)
+
+
+def test_antibody_alone_needs_an_antibody(parts, shipped, tmp_path):
+    with pytest.raises(AbsitesError, match="no antibody chain"):
+        predict_one_protein(parts[1], tmp_path, shipped, "antibody", write_surfaces=False)
+
+
+def test_cli_one_protein_modes(parts, tmp_path):
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["predict", "--antibody", str(parts[0]), "--out", str(tmp_path / "a"), "--no-surfaces"])
+    assert res.exit_code == 0, res.output
+    assert "antibody alone" in res.output and (tmp_path / "a" / "ab_residues.csv").exists()
+    res = runner.invoke(cli, ["predict", "--antigen", str(parts[1]), "--out", str(tmp_path / "b"), "--no-surfaces"])
+    assert res.exit_code == 0, res.output
+    assert "antigen alone" in res.output and (tmp_path / "b" / "ag_residues.csv").exists()
+
+
+def test_explicit_unnumberable_chain_is_predicted_with_a_warning(shipped, tmp_path, caplog):
+    """1ahw's tissue factor (chain C, no antibody variable domain) named as the heavy chain: ANARCI cannot
+    number it; it is predicted anyway, every residue scored as paratope candidate, with a warning."""
+    with caplog.at_level(logging.WARNING):
+        (pred,) = predict_file(E.path, tmp_path, shipped, heavy="C", antigen=("B",), write_surfaces=False)
+    assert any("cannot number" in r.message and "chain C" in r.message for r in caplog.records)
+    rows = [r for r in _rows(pred) if r["chain"] == "C"]
+    assert rows and all(r["role"] == "H" and r["numbering"] == "" and r["cdr"] == "" for r in rows)
+    assert all("not numbered" in r["call_rule"] for r in rows)
+    prob = np.array([float(r["prob"]) for r in rows])
+    assert np.isfinite(prob).all() and prob.std() > 0
+    assert any("not numbered" in n for n in pred.notes)
+
+
+def test_automatic_detection_still_skips_unnumberable_chains(shipped, tmp_path):
+    from absites.errors import ChainError
+
+    s = read_structure(E.path)
+    only_antigen = tmp_path / "tf.pdb"
+    write_pdb(s.select_chains(["C"]), only_antigen)
+    with pytest.raises(ChainError, match="no antibody chain found"):
+        predict_file(only_antigen, tmp_path, shipped, write_surfaces=False)
