@@ -9,7 +9,9 @@ Tasks (the reference's protocol):
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -80,3 +82,14 @@ def choose_thresholds(graphs: list[ResidueGraph], preds: dict[str, np.ndarray]) 
         pairs = gather(graphs, preds, task)
         out[task] = best_mcc_threshold(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
     return out
+
+
+def write_summary_csv(path: str | Path, summary: list[dict]) -> Path:
+    """Summary rows (dicts with the same keys) as CSV, floats to 4 decimals."""
+    path = Path(path)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(summary[0]))
+        writer.writeheader()
+        for e in summary:
+            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in e.items()})
+    return path

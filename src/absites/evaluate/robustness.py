@@ -11,7 +11,6 @@ the drops are comparable across rows. Numbering (CDRs) is unchanged by noise.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
@@ -32,7 +31,7 @@ from absites.evaluate.benchmark import (
     git_commit,
     machine_description,
 )
-from absites.evaluate.report import evaluate
+from absites.evaluate.report import evaluate, write_summary_csv
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +166,7 @@ def write_robustness_tables(bench: BenchmarkConfig, rows: list[dict[str, Any]], 
                     entry[f"{task}_{m}_drop"] = float(np.nanmean(drop))
                     entry[f"{task}_{m}_drop_std"] = float(np.nanstd(drop, ddof=1)) if len(sel) > 1 else float("nan")
             summary.append(entry)
-    with (out_dir / "table.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(summary[0]))
-        writer.writeheader()
-        for e in summary:
-            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in e.items()})
+    write_summary_csv(out_dir / "table.csv", summary)
     lines = [f"# Robustness to coordinate noise — benchmark `{bench.name}`", "",
              f"Produced by `{command or 'absites robustness ' + bench.name}`; not edited by hand. Commit "
              f"{git_commit()}; machine: {machine_description()}.", "",

@@ -1,0 +1,97 @@
+"""Bound versus unbound benchmark: label transfer by alignment, on real docking cases."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from absites.config import FeatureConfig
+from absites.evaluate.unbound import (
+    ScoredRun,
+    align_residues,
+    case_records,
+    mapping_counts,
+    pair_chains,
+    read_cases,
+    score_run,
+    scored_pairs,
+)
+from tests.conftest import DATA_ROOT
+
+CASES_INDEX = DATA_ROOT / "docking_unbound" / "index.csv"
+pytestmark = pytest.mark.skipif(not CASES_INDEX.exists(), reason="docking_unbound/ not in the data root")
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return {c.case_id: c for c in read_cases(CASES_INDEX)}
+
+
+def test_alignment_keeps_only_identical_aligned_residues():
+    # an N-terminal extension, one substitution (D->K) and one deletion (G) in the second sequence
+    m = align_residues("MSTACDEFGHIKLMN", "ACKEFHIKLMN")
+    assert m[:3].tolist() == [-1, -1, -1]  # MST: no partner
+    assert m[3:5].tolist() == [0, 1]  # A C
+    assert m[5] == -1  # D aligned to K: not identical, not scored
+    assert m[6:8].tolist() == [3, 4]  # E F
+    assert m[8] == -1  # G deleted
+    assert m[9:].tolist() == [5, 6, 7, 8, 9, 10]
+    assert align_residues("", "ACD").size == 0
+
+
+def test_chains_are_paired_by_sequence_not_by_order():
+    a, b = "MKTAYIAKQRQISFVKSHFSRQ", "GSHMLEDPVDAFQLGVAKDLQRRL"
+    pairs = pair_chains({"A": a, "B": b}, {"X": b[2:], "Y": a})
+    assert {(p, q) for p, q, _ in pairs} == {("A", "Y"), ("B", "X")}
+    for p, q, m in pairs:
+        assert (m >= 0).sum() == (len(a) if p == "A" else len(b) - 2)
+
+
+def test_read_cases_records_a_row_with_a_missing_file(tmp_path):
+    text = CASES_INDEX.read_text().splitlines()
+    header, first, second = text[0], text[1], text[2]
+    broken = second.replace("_l_u.pdb.gz", "_missing.pdb.gz")
+    index = tmp_path / "index.csv"
+    index.write_text("\n".join([header, first, broken]) + "\n")
+    (tmp_path / "structures").symlink_to(CASES_INDEX.parent / "structures")
+    skipped: list[str] = []
+    got = read_cases(index, skipped)
+    assert [c.case_id for c in got] == [first.split(",")[0]]
+    assert len(skipped) == 1 and "_missing.pdb.gz" in skipped[0] and ":3:" in skipped[0]
+
+
+def test_labels_come_from_the_bound_pair(cases):
+    """6her (a nanobody and its antigen, solved apart): every scored unbound residue carries the label of
+    the identical bound residue it aligns to; the bound pair's contact counts are those of the index."""
+    rec = case_records(cases["6her"], FeatureConfig(), {})
+    counts = mapping_counts(rec)
+    ab = rec.bound.is_antibody.astype(bool)
+    assert int(rec.bound.y[ab].sum()) == 15 and int(rec.bound.y[~ab].sum()) == 18  # n_paratope / n_epitope of the index
+    mapped = rec.u_to_b >= 0
+    assert np.array_equal(rec.unbound.y[mapped], rec.bound.y[rec.u_to_b[mapped]])
+    assert np.all(rec.unbound.res_name[mapped] == rec.bound.res_name[rec.u_to_b[mapped]])
+    assert counts["unmapped_unbound"] == int((~mapped).sum()) > 0  # the unbound nanobody has extra residues
+    iu, ib = scored_pairs(rec, "paratope")
+    assert counts["scored_paratope"] == iu.size > 0 and np.all(rec.unbound.cdr[iu] > 0) and np.all(rec.bound.cdr[ib] > 0)
+    # the unbound structures differ from the bound ones: the inputs are really other coordinates
+    assert not np.allclose(rec.unbound.pos[mapped], rec.bound.pos[rec.u_to_b[mapped]], atol=0.05)
+
+
+def test_unbound_equal_to_bound_scores_the_same(cases):
+    """A case whose 'unbound' files are its bound files maps every residue to itself, and a model scores
+    the two columns identically: the unbound column differs only by the structures it is given."""
+    from absites.predict.run import DEFAULT_MODEL_DIR
+
+    case = cases["6jb8"]
+    same = dataclasses.replace(case, files={**case.files, "r_u": case.files["r_b"], "l_u": case.files["l_b"]},
+                               chains={**case.chains, "r_u": case.chains["r_b"], "l_u": case.chains["l_b"]})
+    rec = case_records(same, FeatureConfig(), {})
+    assert np.array_equal(rec.u_to_b, np.arange(rec.bound.num_nodes))
+    run = ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope")
+    row = score_run(run, {"6jb8": rec})
+    for task in ("paratope", "epitope"):
+        for m in ("auroc", "auprc", "mcc"):
+            assert row[f"{task}_{m}_bound"] == pytest.approx(row[f"{task}_{m}_unbound"])
+        assert 0.5 < row[f"{task}_auroc_bound"] <= 1.0
