@@ -346,12 +346,24 @@ def evaluate(run_dir, split, split_column, data_cfg, out_path, workers) -> None:
 @click.option("--tables-only", is_flag=True, help="Only rewrite the tables and figures from the job records.")
 def bench(benchmark, jobs, models, seeds, out_root, runs_root, force, tables_only) -> None:
     """Run a benchmark (configs/bench/BENCHMARK.yaml: gep, pecan, docking): every model x seed, then
-    results/BENCHMARK/table.md, table.csv, roc.png, pr.png. Finished jobs are kept; re-running resumes."""
-    from absites.config import PROJECT_ROOT
-    from absites.evaluate.benchmark import load_benchmark_config, run_benchmark, write_tables
+    results/BENCHMARK/table.md, table.csv, roc.png, pr.png. Finished jobs are kept; re-running resumes.
 
-    cfg = load_benchmark_config(benchmark)
+    docking-unbound scores the trained runs of the benchmarks it names on bound and unbound inputs."""
+    from absites.config import CONFIG_DIR, PROJECT_ROOT, load_yaml
+    from absites.evaluate.benchmark import load_benchmark_config, run_benchmark, write_tables
+    from absites.evaluate.unbound import is_unbound_config, run_unbound, unbound_config
+
     out_root = out_root or PROJECT_ROOT / "results"
+    path = Path(benchmark) if Path(benchmark).suffix else CONFIG_DIR / "bench" / f"{benchmark}.yaml"
+    raw = load_yaml(path)
+    if is_unbound_config(raw):  # scores the trained runs of other benchmarks on bound and unbound inputs
+        argv = sys.argv[sys.argv.index("bench"):] if "bench" in sys.argv else ["bench", benchmark]
+        out = run_unbound(unbound_config(path.stem, raw, path), out_root,
+                          runs_root or PROJECT_ROOT / "runs" / "bench", jobs, "absites " + " ".join(argv), force)
+        for p in (out / "table.md", out / "table.csv", out / "cases.csv"):
+            click.echo(str(p))
+        return
+    cfg = load_benchmark_config(benchmark)
     if tables_only:
         paths = write_tables(cfg, out_root / cfg.name)
     else:

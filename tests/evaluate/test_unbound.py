@@ -95,3 +95,34 @@ def test_unbound_equal_to_bound_scores_the_same(cases):
         for m in ("auroc", "auprc", "mcc"):
             assert row[f"{task}_{m}_bound"] == pytest.approx(row[f"{task}_{m}_unbound"])
         assert 0.5 < row[f"{task}_auroc_bound"] <= 1.0
+
+
+def test_bench_command_writes_the_bound_unbound_table(tmp_path):
+    """`absites bench CONFIG` with `kind: unbound`: two cases, the shipped models; a rerun keeps the rows."""
+    import json
+
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+
+    lines = CASES_INDEX.read_text().splitlines()
+    index = tmp_path / "cases" / "index.csv"
+    index.parent.mkdir()
+    index.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("6her,", "6jb8,"))]) + "\n")
+    (index.parent / "structures").symlink_to(CASES_INDEX.parent / "structures")
+    config = tmp_path / "two-cases.yaml"
+    config.write_text(f"kind: unbound\ntitle: two cases\ncases: {index}\nsources: []\nshipped: true\n")
+    args = ["bench", str(config), "--out", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--jobs", "1"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "results" / "two-cases"
+    table = (out / "table.md").read_text()
+    assert "| shipped defaults |" in table and "Cases: 2 of" in table
+    rows = json.loads((out / "runs.json").read_text())
+    assert len(rows) == 1 and rows[0]["cases"] == ["6her", "6jb8"]
+    for task in ("paratope", "epitope"):
+        assert 0.0 < rows[0][f"{task}_auroc_unbound"] <= 1.0
+    assert (out / "cases.csv").read_text().count("\n") == 3
+    config.write_text(config.read_text() + "nonsense: 1\n")
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "unknown key(s) nonsense" in str(res.exception or res.output)

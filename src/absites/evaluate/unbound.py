@@ -121,7 +121,7 @@ def _complex(case: UnboundCase, state: str):
     ag = read_structure(case.files[f"l_{state}"]).select_chains(case.chains[f"l_{state}"])
     heavy, light = _antibody_roles(ab, case.chains[f"r_{state}"])
     ab = ab.select_chains([c for c in (heavy, light) if c])
-    both = combine_structures(ab, ag)
+    both = combine_structures(ab, ag, warn=False)
     n_ab = len(ab.chains)
     roles = ChainRoles(heavy, light, tuple(both.chains[n_ab:]))
     return make_complex(both, roles, f"{case.case_id}_{state}")

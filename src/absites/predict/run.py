@@ -83,8 +83,9 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
 
 
-def combine_structures(antibody: Structure, antigen: Structure) -> Structure:
-    """One structure from an antibody file and an antigen file; antigen chain ids renamed if they collide."""
+def combine_structures(antibody: Structure, antigen: Structure, warn: bool = True) -> Structure:
+    """One structure from an antibody file and an antigen file; antigen chain ids renamed if they collide
+    (with a warning unless ``warn`` is False)."""
     taken = set(antibody.chains)
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" if c not in taken]
     rename = {}
@@ -93,7 +94,8 @@ def combine_structures(antibody: Structure, antigen: Structure) -> Structure:
             if not spare:
                 raise ChainError("too many chains to combine antibody and antigen files")
             rename[c] = spare.pop(0)
-            log.warning("antigen chain %s renamed %s (the antibody file uses %s)", c, rename[c], c)
+            if warn:
+                log.warning("antigen chain %s renamed %s (the antibody file uses %s)", c, rename[c], c)
         taken.add(rename.get(c, c))
         if c in spare:
             spare.remove(c)
