@@ -123,9 +123,18 @@ class TrainingConfig:
     paratope_residues: str = "all"  # all antibody residues in the loss, or only CDR (+flank) residues
     threads: int = 0  # CPU threads for torch: 0 = every core this process may use (affinity, cgroup quota)
     compile: bool = False  # torch.compile the model (CUDA only; falls back to eager if compiling fails)
+    # Robust training: one extra copy of every training complex per σ (Å) with Gaussian noise on every atom
+    # (labels of the clean structure; absites.data.augment), for models that hold on unbound / modelled inputs.
+    coord_noise: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        noise = self.coord_noise if isinstance(self.coord_noise, (list, tuple)) else (self.coord_noise,)
+        try:
+            object.__setattr__(self, "coord_noise", tuple(float(s) for s in noise))
+        except (TypeError, ValueError):
+            raise ConfigError(f"training: coord_noise must be a list of σ in Å, not {self.coord_noise!r}") from None
         checks = [
+            (all(0 < s <= 5 for s in self.coord_noise), "coord_noise: every σ must lie in (0, 5] Å"),
             (self.threads >= 0, "threads must be >= 0 (0: all available cores)"),
             (self.epochs >= 1 and self.batch_size >= 1 and self.patience >= 1, "epochs, batch_size, patience >= 1"),
             (self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0"),

@@ -140,3 +140,30 @@ def test_index_errors(tmp_path):
 def test_single_domain_antibody_index_row(tmp_path):
     write_text(tmp_path / "i.csv", "complex_id,heavy_chain,light_chain,antigen_chains,file\nnb,B,NA,C,x.pdb\n")
     assert read_index(tmp_path / "i.csv")[0].roles.light is None
+
+
+def test_example_index_of_the_data_folder_prepares(tmp_path):
+    """data/example_index.csv (the layout data/README.md documents) is accepted by `absites prepare
+    --index`: the same rows, with `file` pointing at the sample's copies of those entries."""
+    import csv as _csv
+
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+    from absites.config import PROJECT_ROOT
+
+    example = PROJECT_ROOT / "data" / "example_index.csv"
+    rows = list(_csv.DictReader(example.open()))
+    assert [r["complex_id"] for r in rows] == ["1ahw_BA_C", "3gjf_HL_AC"]
+    for r in rows:
+        assert r["file"] == f"pdb/{r['pdb_id']}.cif.gz"  # where `absites fetch` puts them
+        r["file"] = str(SAMPLE[r["complex_id"]].path)
+    index = tmp_path / "example_index.csv"
+    with index.open("w", newline="") as fh:
+        w = _csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    res = CliRunner().invoke(cli, ["prepare", "--index", str(index), "--cache-dir", str(tmp_path / "cache"),
+                                   "--workers", "1", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert '"built": 2' in res.output

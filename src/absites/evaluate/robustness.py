@@ -11,10 +11,8 @@ the drops are comparable across rows. Numbering (CDRs) is unchanged by noise.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -38,37 +36,21 @@ log = logging.getLogger(__name__)
 NOISE_METRICS = ("auroc", "auprc", "mcc_at_val")
 
 
-def perturb(complex_, sigma: float, seed: int):
-    """A copy of ``complex_`` with N(0, σ²) added to every atom coordinate (Å)."""
-    rng = np.random.default_rng(seed)
-    coords = complex_.structure.atom_coords
-    noisy = (coords + rng.normal(0.0, sigma, coords.shape)).astype(coords.dtype)
-    return dataclasses.replace(complex_, structure=dataclasses.replace(complex_.structure, atom_coords=noisy))
-
-
 def noisy_records(entries, features, surface_names: list[str], sigma: float, seed: int = 0):
     """(graphs, {surface config name: {complex id: (ab, ag) surfaces}}, skipped) for the perturbed entries."""
-    from absites.graph.build import graph_from_complex
-    from absites.structure.complex import load_complex
-    from absites.surface.build import complex_surfaces
+    from absites.data.augment import noisy_records as one_copy
 
     graphs, surfaces, skipped = [], {name: {} for name in surface_names}, []
+    configs = {name: load_surface_config(name) for name in surface_names}
     for entry in entries:
         try:
-            clean_complex = load_complex(entry.path, entry.roles, entry.complex_id)
-            clean = graph_from_complex(clean_complex, features)
-            draw = zlib.crc32(f"{entry.complex_id}:{sigma}:{seed}".encode())
-            noisy_complex = perturb(clean_complex, sigma, draw)
-            noisy = graph_from_complex(noisy_complex, features, require_contact=False)
-            if noisy.num_nodes != clean.num_nodes:
-                raise AbsitesError(f"{entry.complex_id}: residue count changed under noise")
-            noisy = dataclasses.replace(noisy, y=clean.y)  # labels of the true structure
-            for name in surface_names:
-                surfaces[name][entry.complex_id] = complex_surfaces(noisy_complex, noisy, load_surface_config(name),
-                                                                    features.contact_cutoff_angstrom)
-            graphs.append(noisy)
+            noisy, surf = one_copy(entry, features, sigma, seed, configs)
         except AbsitesError as exc:
             skipped.append(f"{entry.complex_id}: {exc}")
+            continue
+        for name in surface_names:
+            surfaces[name][entry.complex_id] = surf[name]
+        graphs.append(noisy)
     return graphs, surfaces, skipped
 
 

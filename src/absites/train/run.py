@@ -7,6 +7,7 @@ thresholds, metrics) — everything needed to evaluate or predict later.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -39,6 +40,7 @@ class SplitData:
     graphs: list[ResidueGraph]
     surfaces: dict[str, tuple] | None
     skipped: list[str]
+    entries: list = dataclasses.field(default_factory=list)  # the index entries behind the records
 
 
 def load_split(split: str | SplitSpec, data: DataConfig, features: FeatureConfig, surface: SurfaceConfig | None,
@@ -67,7 +69,20 @@ def load_split(split: str | SplitSpec, data: DataConfig, features: FeatureConfig
     surfaces = load_surfaces(manifest, cache) if surface else None
     if surfaces is not None:
         graphs = [g for g in graphs if g.complex_id in surfaces]
-    return SplitData(graphs, surfaces, skipped)
+    return SplitData(graphs, surfaces, skipped, entries)
+
+
+def with_noisy_copies(part: SplitData, features: FeatureConfig, sigmas: tuple[float, ...], cache_root: Path,
+                      surface: SurfaceConfig | None, workers: int = 1) -> SplitData:
+    """``part`` plus one noisy copy of each of its complexes per σ (cached; labels of the clean structure)."""
+    from absites.data.augment import noisy_training_copies
+
+    kept = {g.complex_id for g in part.graphs}
+    entries = [e for e in part.entries if e.complex_id in kept]
+    graphs, surfaces, skipped = noisy_training_copies(entries, features, sigmas, cache_root, surface, workers)
+    log.info("coord_noise %s: %d noisy copies added (%d skipped)", sigmas, len(graphs), len(skipped))
+    merged = {**part.surfaces, **surfaces} if part.surfaces is not None and surfaces is not None else part.surfaces
+    return SplitData(part.graphs + graphs, merged, part.skipped + skipped, part.entries)
 
 
 @dataclass
@@ -92,13 +107,17 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
     surface = surface if model.needs_surfaces else None
     train = load_split(train_split, data, features, surface, workers)
     val = load_split(val_split, data, features, surface, workers)
+    n_clean = len(train.graphs)
+    if training.coord_noise:
+        train = with_noisy_copies(train, features, training.coord_noise, data.cache_path(), surface, workers)
     log.info("train %d complexes (%d skipped), val %d (%d skipped)", len(train.graphs), len(train.skipped),
              len(val.graphs), len(val.skipped))
     meta = {"model": model.name, "model_params": model.params, "training": asdict(training),
             "features": features.as_dict(), "surface": surface.as_dict() if surface else None,
             "data": {"index": str(data.data_root() / data.index),
                      "train_split": SplitSpec.of(train_split).describe(),
-                     "val_split": SplitSpec.of(val_split).describe(), "n_train": len(train.graphs), "n_val": len(val.graphs)},
+                     "val_split": SplitSpec.of(val_split).describe(), "n_train": n_clean, "n_val": len(val.graphs),
+                     "n_train_records": len(train.graphs)},
             "skipped": train.skipped + val.skipped, "code_version": code_version(), "seed": training.seed,
             "feature_names": list(FEATURE_NAMES)}
     t0 = time.perf_counter()
