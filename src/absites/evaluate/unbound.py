@@ -286,26 +286,31 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
 
 def score_run(run: ScoredRun, records: dict[str, CaseRecords]) -> dict:
     """Pooled bound and unbound metrics of one run over the cases (the run's validation thresholds)."""
-    from absites.config import SurfaceConfig as _Surface
     from absites.evaluate.metrics import all_metrics
     from absites.train.run import load_run
 
     out: dict = {"label": run.label, "seed": run.seed}
+    cache: dict[Path, tuple] = {}
     for task, run_dir in (("paratope", run.paratope_run), ("epitope", run.epitope_run)):
-        predict_fn, meta, thresholds = load_run(run_dir)
-        tag = _Surface(**meta["surface"]).cache_tag() if meta.get("surface") else None
-        out["n_train"] = meta["data"]["n_train"]
-        ys, scores = {"bound": [], "unbound": []}, {"bound": [], "unbound": []}
-        for cid, rec in records.items():
+        if run_dir not in cache:  # one run serving both tasks predicts once
+            predict_fn, meta, thresholds = load_run(run_dir)
+            tag = SurfaceConfig(**meta["surface"]).cache_tag() if meta.get("surface") else None
+            probs = {}
             for state in ("bound", "unbound"):
-                graph = getattr(rec, state)
-                surf = {graph.complex_id: rec.surfaces[tag][state]} if tag else None
-                prob = np.asarray(predict_fn([graph], surf)[graph.complex_id])
-                iu, ib = scored_pairs(rec, task)
-                ys[state].append(rec.bound.y[ib].astype(bool))
-                scores[state].append(prob[ib] if state == "bound" else prob[iu])
+                graphs = [getattr(rec, state) for rec in records.values()]
+                surf = {getattr(rec, state).complex_id: rec.surfaces[tag][state] for rec in records.values()} if tag else None
+                probs[state] = predict_fn(graphs, surf)
+            cache[run_dir] = (probs, meta, thresholds)
+        probs, meta, thresholds = cache[run_dir]
+        out["n_train"] = meta["data"]["n_train"]
         for state in ("bound", "unbound"):
-            m = all_metrics(np.concatenate(ys[state]), np.concatenate(scores[state]), thresholds.get(task, 0.5))
+            ys, scores = [], []
+            for rec in records.values():
+                iu, ib = scored_pairs(rec, task)
+                prob = np.asarray(probs[state][getattr(rec, state).complex_id])
+                ys.append(rec.bound.y[ib].astype(bool))
+                scores.append(prob[ib] if state == "bound" else prob[iu])
+            m = all_metrics(np.concatenate(ys), np.concatenate(scores), thresholds.get(task, 0.5))
             for k in ("auroc", "auprc", "mcc"):
                 out[f"{task}_{k}_{state}"] = m[k]
     return out
