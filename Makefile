@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict clean
+.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make test: the default (fast) test suite
+## make test: the whole test suite (what CI runs); network and GPU tests only with make test-all
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## make test-all: also the slow tests (full index)
+## make test-fast: the inner loop, without the tests marked slow (DDP, Dask, kill-and-rerun, long training)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not network and not gpu"
+
+## make test-all: also the tests that need the network (PDB downloads) or a CUDA device
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not network and not gpu"
+	$(BIN)/python -m pytest -q -m ""
 
 ## make demo: predict a sample complex (Fab + tissue factor, 1ahw) with the shipped models
 DEMO_IN ?= $(firstword $(wildcard ../shared/data/sample/structures/1ahw_BA_C.pdb.gz) $(wildcard $(ABSITES_DATA_ROOT)/sample/structures/1ahw_BA_C.pdb.gz))
@@ -70,7 +74,7 @@ evaluate: $(STAMP)
 	$(BIN)/absites evaluate --checkpoint $(RUN) --split $(SPLIT)
 
 ## make bench: the benchmark tables (results/<benchmark>/), then the speed benchmark scripts
-bench: bench-tables bench-robustness bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
+bench: bench-tables bench-robustness bench-unbound bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
 
 ## make bench-tables: every model x 5 seeds on the GEP, docking and PECAN benchmarks (resumable; JOBS=2)
 JOBS ?= 2
@@ -82,6 +86,10 @@ bench-gep bench-docking bench-pecan: bench-%: $(STAMP)
 ## make bench-robustness: every trained GEP run on test structures with 0.5 / 1.0 A coordinate noise (resumable)
 bench-robustness: $(STAMP)
 	$(BIN)/absites robustness gep --sigmas 0.5,1.0
+
+## make bench-unbound: trained runs and shipped models on bound vs unbound docking inputs (resumable)
+bench-unbound: $(STAMP)
+	$(BIN)/absites bench docking-unbound --jobs $(JOBS)
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py

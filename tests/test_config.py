@@ -22,12 +22,23 @@ from absites.errors import ConfigError
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_config_loads(path):
+    import dataclasses
+
+    from absites.config import load_yaml
     from absites.evaluate.benchmark import load_benchmark_config
+    from absites.evaluate.unbound import is_unbound_config, load_unbound_config
+
+    def bench(p):
+        return (load_unbound_config if is_unbound_config(load_yaml(p)) else load_benchmark_config)(p)
 
     loader = {"features": load_feature_config, "data": load_data_config, "surface": load_surface_config,
-              "model": load_model_config, "training": load_training_config,
-              "bench": load_benchmark_config}[path.parent.name]
-    assert loader(path) is not None
+              "model": load_model_config, "training": load_training_config, "bench": bench}[path.parent.name]
+    cfg = loader(path)
+    assert dataclasses.is_dataclass(cfg)
+    if path.parent.name == "bench":
+        assert cfg.name == path.stem
+    elif path.parent.name == "model":
+        assert cfg.name == path.stem or path.stem.startswith(cfg.name)
 
 
 def test_defaults_are_the_reference_settings():
@@ -56,7 +67,17 @@ def test_data_root_resolution(tmp_path, monkeypatch):
     assert resolve_data_root() == tmp_path.resolve()
     assert resolve_data_root(tmp_path / "x") == (tmp_path / "x").resolve()
     monkeypatch.delenv("ABSITES_DATA_ROOT")
-    assert (resolve_data_root() / "sample" / "index.csv").exists()  # ../shared/data beside the checkout
+    # without the variable: ../shared/data beside the checkout (a layout built here, wherever this clone lives)
+    import absites.config as config
+
+    project, shared = tmp_path / "clone" / "absites", tmp_path / "clone" / "shared" / "data"
+    project.mkdir(parents=True)
+    monkeypatch.setattr(config, "PROJECT_ROOT", project)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_data_root() == (project / "data").resolve()  # nothing beside it: the project's own data/
+    shared.mkdir(parents=True)
+    (shared / "index.csv").write_text("complex_id\n")
+    assert resolve_data_root() == shared.resolve()
     assert DataConfig(cache_dir=str(tmp_path)).cache_path() == Path(tmp_path)
 
 

@@ -59,3 +59,22 @@ def test_gpu_timing_script_dry_run_on_cpu(tmp_path, monkeypatch):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert int(cells[1]) == 2 and float(cells[2]) > 0 and float(cells[3]) > 0  # trained, timed
         assert 0.0 <= float(cells[5]) <= 1.0 and cells[7] == "no"  # validation scored; no compiling on CPU
+
+
+@pytest.mark.gpu
+def test_gpu_timing_script_on_cuda(tmp_path, monkeypatch):
+    """The real thing (make test-all on a machine with a CUDA device): every network, bf16, compiled."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    monkeypatch.setenv("ABSITES_DATA_ROOT", str(DATA_ROOT))
+    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
+    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = bench.main(["--data", "sample", "--limit", "4", "--epochs", "2", "--workers", "2",
+                        "--out", str(tmp_path / "gpu.md")])
+    assert table.startswith("# bench_gpu: cuda")
+    for name in ("epmp", "egnn", "gatv2", "diffusionnet"):
+        assert any(line.startswith(f"| {name}") for line in table.splitlines()), table

@@ -91,6 +91,9 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
     if not path.suffix:
         path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
     raw = load_yaml(path)
+    if raw.get("kind") == "unbound":
+        raise ConfigError(f"{path}: an unbound benchmark (kind: unbound): read it with "
+                          "absites.evaluate.unbound.load_unbound_config; absites bench runs either kind")
     allowed = {"title", "note", "splits", "seeds", "budget", "models", "data", "features", "training",
                "init_ablation"}
     unknown = sorted(set(raw) - allowed)

@@ -214,8 +214,24 @@ def is_unbound_config(raw: dict) -> bool:
     return raw.get("kind") == "unbound"
 
 
+def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
+    """``configs/bench/<name>.yaml`` (or a path) with ``kind: unbound``; its sources' benchmark configs and
+    rows are checked to exist."""
+    from absites.config import CONFIG_DIR, load_yaml
+    from absites.errors import ConfigError
+
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
+    raw = load_yaml(path)
+    if not is_unbound_config(raw):
+        raise ConfigError(f"{path}: not an unbound benchmark (kind: unbound)")
+    return unbound_config(path.stem, raw, path)
+
+
 def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
     from absites.errors import ConfigError
+    from absites.evaluate.benchmark import load_benchmark_config
 
     allowed = {"kind", "title", "note", "cases", "sources", "shipped", "data", "features"}
     unknown = sorted(set(raw) - allowed)
@@ -226,6 +242,10 @@ def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
                         for s in raw.get("sources", []))
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: sources need bench[/rows]: {exc}") from None
+    for src in sources:  # a misspelt benchmark or row fails here, not after the cases are built
+        bench = load_benchmark_config(src.bench)
+        for row in src.rows or ():
+            bench.row(row)
     return UnboundBenchConfig(name=name, title=raw.get("title", name), cases=raw.get("cases",
                               "docking_unbound/index.csv"), sources=sources, shipped=bool(raw.get("shipped", True)),
                               note=raw.get("note", ""), data=raw.get("data", "default"),
