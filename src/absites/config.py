@@ -38,6 +38,9 @@ class FeatureConfig:
     cross_edges: str = "cdr_bipartite"  # cdr_bipartite | radius | none
     cross_radius_angstrom: float = 10.0
     sasa_points: int = 100
+    # cross_edges: radius picks antibody-antigen pairs by their distance in the bound pose: it gives the
+    # interface away, so it is refused unless this is set (analysis only; benchmarks refuse it).
+    allow_bound_pose: bool = False
 
     def __post_init__(self) -> None:
         from absites.structure.numbering import CDR_DEFINITIONS
@@ -53,13 +56,19 @@ class FeatureConfig:
              "cross_edges must be 'cdr_bipartite', 'radius' or 'none'"),
             (self.cross_radius_angstrom > 0, "cross_radius_angstrom must be > 0"),
             (self.sasa_points >= 10, "sasa_points must be >= 10"),
+            (self.cross_edges != "radius" or self.allow_bound_pose,
+             "cross_edges: radius reads the bound pose (pairs chosen by their distance across the interface); "
+             "set allow_bound_pose: true to use it for analysis, never for prediction or benchmarks"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"features: {message}")
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if not self.allow_bound_pose:  # records made before the flag existed keep their cache keys
+            del out["allow_bound_pose"]
+        return out
 
 
 @dataclass(frozen=True)

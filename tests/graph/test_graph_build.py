@@ -82,7 +82,8 @@ def test_cross_edges_cdr_bipartite(graph_1ahw):
 
 
 def test_cross_edges_radius_and_none(complex_1ahw):
-    g = graph_from_complex(complex_1ahw, FeatureConfig(cross_edges="radius", cross_radius_angstrom=8.0))
+    g = graph_from_complex(complex_1ahw, FeatureConfig(cross_edges="radius", cross_radius_angstrom=8.0,
+                                                       allow_bound_pose=True))
     assert g.cross_edge_index.shape[1] > 0 and (g.cross_edge_attr[:, 0] <= 8.0 + 1e-4).all()
     assert graph_from_complex(complex_1ahw, FeatureConfig(cross_edges="none")).cross_edge_index.shape == (2, 0)
 

@@ -24,7 +24,6 @@ def graph_to_data(graph: ResidueGraph) -> Data:
         edge_index=torch.from_numpy(graph.edge_index),
         edge_attr=torch.from_numpy(graph.edge_attr),
         cross_edge_index=torch.from_numpy(graph.cross_edge_index),
-        cross_edge_attr=torch.from_numpy(graph.cross_edge_attr),
-    )
+    )  # cross_edge_attr (distances across the interface in the bound pose) stays in the record, never here
     data.complex_id = graph.complex_id
     return data

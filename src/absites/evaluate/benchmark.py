@@ -114,6 +114,8 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
         if set(variants or {}) != {"upstream", "downstream"} or any(n not in labels for n in named):
             raise ConfigError(f"{path}: init_ablation.{family} needs upstream and downstream rows of models; "
                               f"got {variants!r}")
+    if load_feature_config(raw.get("features", "default")).allow_bound_pose:
+        raise ConfigError(f"{path}: features with allow_bound_pose read the bound pose; a benchmark never may")
     for r in rows:
         load_model_config(r.model)  # unknown model names fail here, not hours later
         if r.surface:

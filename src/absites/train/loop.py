@@ -168,9 +168,21 @@ def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
     return padded[rank:total:world]
 
 
+def own_frames(pos: torch.Tensor, batch: torch.Tensor, is_antibody: torch.Tensor) -> torch.Tensor:
+    """Each protein's coordinates centred on its own centroid: what a model may know of geometry is each
+    protein alone, never where the antibody sits relative to the antigen (the bound pose)."""
+    from torch_geometric.utils import scatter
+
+    group = batch * 2 + is_antibody.long()
+    return pos - scatter(pos, group, dim=0, reduce="mean")[group]
+
+
 def collate(samples: list[Sample], device: torch.device) -> dict[str, Any]:
+    """A model's inputs. The leakage rule lives here: no distance or offset across the two proteins of a
+    complex reaches a model (coordinates in each protein's own frame; no cross-edge attributes)."""
     batch = Batch.from_data_list([s.data for s in samples]).to(device)
-    inputs = {"x": batch.x, "pos": batch.pos_ca, "edge_index": batch.edge_index, "edge_attr": batch.edge_attr,
+    pos = own_frames(batch.pos_ca, batch.batch, batch.is_antibody)
+    inputs = {"x": batch.x, "pos": pos, "edge_index": batch.edge_index, "edge_attr": batch.edge_attr,
               "cross_edge_index": batch.cross_edge_index, "is_antibody": batch.is_antibody,
               "batch": batch.batch, "n_residues": batch.num_nodes}
     if samples[0].meshes is not None:
