@@ -19,8 +19,13 @@ import yaml
 
 from absites.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = PROJECT_ROOT / "configs"
+PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT = PACKAGE_DIR.parents[1]
+# Where outputs go by default (results/, runs/, cache/, data/): the source checkout when running from one
+# (an editable install), else the working directory (a package installed with pip install .).
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+# Configs ship inside the package (importable from any install); ``configs/`` at the checkout's top is a link.
+CONFIG_DIR = PACKAGE_DIR / "configs"
 DATA_ROOT_ENV = "ABSITES_DATA_ROOT"
 CACHE_DIR_ENV = "ABSITES_CACHE_DIR"
 
