@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from absites import registry
 from absites.config import (
     load_data_config,
     load_feature_config,
@@ -37,7 +38,7 @@ from absites.provenance import git_revision
 from absites.train.loop import fit, make_samples
 from absites.train.run import load_split
 
-MODELS = ("epmp", "egnn", "gatv2", "diffusionnet", "pointnet", "joint")
+MODELS = tuple(n for n in registry.names() if not registry.get(n).is_baseline)  # every network
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -26,6 +26,7 @@ from absites.config import (
     load_surface_config,
     load_training_config,
 )
+from absites.registry import select_inputs
 from absites.train.loop import build_model, input_dim, loss_fn, make_samples, pick_device
 from absites.train.run import load_split
 
@@ -37,7 +38,7 @@ def one_epoch(model, samples, cfg, device, collate):
     t0 = time.perf_counter()
     for start in range(0, len(order), cfg.batch_size):
         b = collate([samples[i] for i in order[start:start + cfg.batch_size]], device)
-        loss = loss_fn(model(**b["inputs"]), b, cfg)
+        loss = loss_fn(model(**select_inputs(model, b["inputs"])), b, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

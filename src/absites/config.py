@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from absites import registry
 from absites.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -170,19 +171,21 @@ class ModelConfig:
     params: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        known = ("random", "prior", "gbm", "epmp", "egnn", "gatv2", "diffusionnet", "pointnet", "joint")
-        if self.name not in known:
-            raise ConfigError(f"model: unknown name {self.name!r}; choose one of {', '.join(known)}")
+        registry.get(self.name)  # unknown names fail here
         if not isinstance(self.params, dict):
             raise ConfigError("model: params must be a mapping")
 
     @property
+    def spec(self) -> registry.ModelSpec:
+        return registry.get(self.name)
+
+    @property
     def is_baseline(self) -> bool:
-        return self.name in ("random", "prior", "gbm")
+        return self.spec.is_baseline
 
     @property
     def needs_surfaces(self) -> bool:
-        return self.name in ("diffusionnet", "pointnet", "joint")
+        return self.spec.needs_surfaces
 
 
 @dataclass(frozen=True)

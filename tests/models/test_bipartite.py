@@ -7,6 +7,7 @@ import torch
 from torch_geometric.data import Batch
 from torch_geometric.nn import GATConv, GATv2Conv
 
+from absites.registry import select_inputs
 from absites.data.dataset import graph_to_data
 from absites.models.bipartite import cross_pairs, dense_gat, dense_gatv2
 from absites.models.gnn import EGNN, EPMP, CrossAttention, GATv2Net
@@ -67,6 +68,7 @@ def test_models_same_logits_and_gradients_dense_or_edges(batch, cls):
     model = cls(batch.x.shape[1]).eval()
     kw = dict(x=batch.x, pos=batch.pos_ca, edge_index=batch.edge_index, edge_attr=batch.edge_attr,
               cross_edge_index=batch.cross_edge_index, is_antibody=batch.is_antibody, batch=batch.batch)
+    kw = select_inputs(model, kw)
     dense = model(**kw)
     grads_dense = torch.autograd.grad(dense.sum(), list(model.parameters()), allow_unused=True)
     import absites.models.gnn as gnn

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from absites.registry import select_inputs
 from absites.errors import ConfigError
 from absites.models.fusion import ResidueCrossAttention, partner_pool
 from absites.train.balance import apply_init_scale, param_groups, readout_names, split_balance
@@ -52,7 +53,7 @@ def test_late_fusion_graph_model_sees_partner_only_through_the_pooled_vector(gra
     (the partner max-pool), and are rotation-invariant (no absolute coordinates)."""
     torch.manual_seed(0)
     model = build_model("egnn", {"hidden": 16, "fusion": "late"}, graphs[0].x.shape[1]).eval()
-    b = collate(make_samples(graphs[:1]), torch.device("cpu"))["inputs"]
+    b = select_inputs(model, collate(make_samples(graphs[:1]), torch.device("cpu"))["inputs"])
     base = model(**b)
     q, _ = torch.linalg.qr(torch.randn(3, 3))
     rotated = dict(b, pos=b["pos"] @ q)
@@ -81,7 +82,7 @@ def test_joint_model_uses_both_views(graphs, surfaces):
     torch.manual_seed(0)
     samples = make_samples(graphs[:1], surfaces)
     model = build_model("joint", {"hidden": 16, "layers": 2}, samples[0].meshes[0].x.shape[1]).eval()
-    b = collate(samples, torch.device("cpu"))["inputs"]
+    b = select_inputs(model, collate(samples, torch.device("cpu"))["inputs"])
     base = model(**b)
     mesh = b["surfaces"].meshes[0]
     mesh.x = mesh.x + 1.0

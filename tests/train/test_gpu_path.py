@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from absites.registry import select_inputs
 from absites.config import load_training_config
 from absites.train.loop import build_model, collate, input_dim, loss_fn, make_samples
 from conftest import DATA_ROOT
@@ -31,7 +32,7 @@ def test_every_network_runs_forward_and_backward_under_bf16_autocast(graphs, sur
     model = build_model(name, params, input_dim(samples))
     b = collate(samples, torch.device("cpu"))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(**b["inputs"])
+        logits = model(**select_inputs(model, b["inputs"]))
     loss = loss_fn(logits, b, load_training_config("default"))
     loss.backward()
     assert torch.isfinite(loss)

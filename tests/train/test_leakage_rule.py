@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from absites.registry import select_inputs
 from absites.config import FeatureConfig
 from absites.errors import ConfigError
 from absites.train.loop import build_model, collate, input_dim, make_samples
@@ -45,8 +46,9 @@ def test_predictions_do_not_change_when_the_partners_move(graphs, name):
     samples = make_samples(graphs)
     model = build_model(name, {}, input_dim(samples)).eval()
     with torch.no_grad():
-        a = model(**collate(samples, torch.device("cpu"))["inputs"])
-        b = model(**collate(make_samples([_moved_apart(g) for g in graphs]), torch.device("cpu"))["inputs"])
+        a = model(**select_inputs(model, collate(samples, torch.device("cpu"))["inputs"]))
+        b = model(**select_inputs(model, collate(make_samples([_moved_apart(g) for g in graphs]),
+                                                 torch.device("cpu"))["inputs"]))
     assert torch.allclose(a, b, atol=1e-4)
 
 

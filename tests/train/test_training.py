@@ -11,7 +11,7 @@ from torch_geometric.data import Batch
 
 from absites.config import TrainingConfig
 from absites.evaluate.report import evaluate
-from absites.models.baselines import BASELINES
+from absites import registry
 from absites.models.surface import collate_surfaces
 from absites.surface.build import complex_surfaces
 from absites.train.loop import fit, make_samples, predict
@@ -38,15 +38,15 @@ def test_surface_models_train_two_epochs(graphs, surfaces, name):
     assert set(probs) == set(IDS)
 
 
-@pytest.mark.parametrize("name", sorted(BASELINES))
+@pytest.mark.parametrize("name", registry.names("baseline"))
 def test_baselines(graphs, name):
-    model = BASELINES[name]().fit(graphs[:2])
+    model = registry.get(name).build().fit(graphs[:2])
     p = model.predict(graphs[2])
     assert p.shape == (graphs[2].num_nodes,) and ((p >= 0) & (p <= 1)).all()
 
 
 def test_positional_prior_learns_positions(graphs):
-    prior = BASELINES["prior"]().fit(graphs)
+    prior = registry.get("prior").build().fit(graphs)
     g = graphs[0]
     cdr = (g.cdr > 0) & g.is_antibody
     # on its own training data the CDR prior ranks binders above non-binders

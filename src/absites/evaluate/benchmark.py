@@ -117,7 +117,8 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
     if load_feature_config(raw.get("features", "default")).allow_bound_pose:
         raise ConfigError(f"{path}: features with allow_bound_pose read the bound pose; a benchmark never may")
     for r in rows:
-        load_model_config(r.model)  # unknown model names fail here, not hours later
+        model = load_model_config(r.model)  # unknown model names and parameters fail here, not hours later
+        model.spec.check_params({**model.params, **r.params})
         if r.surface:
             load_surface_config(r.surface)
     return BenchmarkConfig(name=path.stem, title=raw.get("title", path.stem), splits=splits, rows=rows,
@@ -486,7 +487,6 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
     if failed:
         lines += ["", "Failed jobs: " + "; ".join(f"{r['label']} seed {r['seed']}: {r.get('error', '?')}"
                                                   for r in failed)]
-    baselines = {"random", "prior", "gbm"}
     for task in BENCH_TASKS:
         rows = [e for e in summary if e["task"] == task]
         main = MAIN_METRIC[task]
@@ -504,8 +504,8 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
             lines.append(f"| {e['model']} | {e['n_seeds']} | " + " | ".join(cells)
                          + f" | {e['prep_seconds_per_complex']:.2f} | {e['train_seconds']:.0f} "
                            f"| {e['seconds_per_epoch']:.1f} | {e['inference_seconds_per_complex']:.3f} |")
-        base = [e for e in rows if bench.row(e["model"]).model in baselines]
-        nets = [e for e in rows if bench.row(e["model"]).model not in baselines]
+        base = [e for e in rows if load_model_config(bench.row(e["model"]).model).is_baseline]
+        nets = [e for e in rows if not load_model_config(bench.row(e["model"]).model).is_baseline]
         if base and nets:
             top = max(base, key=lambda e: e[f"{main}_mean"])
             below = [e["model"] for e in nets if e[f"{main}_mean"] <= top[f"{main}_mean"]]

@@ -115,5 +115,3 @@ class SklearnBaseline:
                 prob[mask] = self.models[task].predict_proba(X[mask])[:, 1]
         return prob
 
-
-BASELINES = {"random": RandomBaseline, "prior": PositionalPrior, "gbm": SklearnBaseline}

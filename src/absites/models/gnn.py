@@ -62,7 +62,7 @@ def mlp(sizes: list[int], dropout: float = 0.0, final_act: bool = False) -> nn.S
 class EPMP(nn.Module):
     """GCN per protein, then 2 GAT layers across the pair; residual concatenation."""
 
-    needs = ("x", "edge_index", "cross_edge_index", "is_antibody")
+    needs = ("x", "edge_index", "cross_edge_index", "is_antibody", "batch")  # = forward's parameters
 
     def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, dropout: float = 0.2):
         super().__init__()
@@ -73,7 +73,7 @@ class EPMP(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = mlp([in_dim + 2 * hidden, hidden, 1], dropout)
 
-    def forward(self, x, edge_index, cross_edge_index, is_antibody, batch=None, **_):
+    def forward(self, x, edge_index, cross_edge_index, is_antibody, batch=None):
         ab = is_antibody.unsqueeze(1)
         h = torch.where(ab, self.gcn_ab(x, edge_index), self.gcn_ag(x, edge_index)).relu()
         h = self.dropout(h)
@@ -140,7 +140,7 @@ class CrossAttention(MessagePassing):
 class EGNN(nn.Module):
     """EGNN within each protein, interleaved with feature-only cross attention."""
 
-    needs = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index")
+    needs = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch")
 
     def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, dropout: float = 0.1,
                  fusion: str = "edges"):
@@ -154,7 +154,7 @@ class EGNN(nn.Module):
             self.cross = nn.ModuleList(ResidueCrossAttention(hidden, 4, dropout) for _ in range(layers))
         self.head = mlp([hidden * (2 if fusion == "late" else 1) + in_dim, hidden, 1], dropout)
 
-    def forward(self, x, pos, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None, **_):
+    def forward(self, x, pos, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None):
         ef = edge_features(edge_attr)
         h, p = self.embed(x), pos
         pairs = (cross_pairs(cross_edge_index, is_antibody, batch)
@@ -173,7 +173,7 @@ class EGNN(nn.Module):
 class GATv2Net(nn.Module):
     """GATv2 with edge features within proteins and GATv2 across, interleaved, pre-norm residual."""
 
-    needs = ("x", "edge_index", "edge_attr", "cross_edge_index")
+    needs = ("x", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch")
 
     def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1,
                  fusion: str = "edges"):
@@ -192,7 +192,7 @@ class GATv2Net(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = mlp([hidden * (2 if fusion == "late" else 1) + in_dim, hidden, 1], dropout)
 
-    def forward(self, x, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None, **_):
+    def forward(self, x, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None):
         ef = edge_features(edge_attr)
         h = self.embed(x)
         pairs = (cross_pairs(cross_edge_index, is_antibody, batch)

@@ -30,7 +30,7 @@ from absites.models.surface import DiffusionNetBlock, SurfaceBatch
 
 
 class JointNet(nn.Module):
-    needs = ("x", "edge_index", "edge_attr", "surfaces")
+    needs = ("x", "edge_index", "edge_attr", "surfaces", "n_residues", "is_antibody", "batch")  # = forward's parameters
 
     def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, heads: int = 4, dropout: float = 0.1,
                  fusion: str = "late", residue_dim: int = len(FEATURE_NAMES)):
@@ -51,7 +51,7 @@ class JointNet(nn.Module):
         self.head = mlp([hidden * (2 if fusion == "late" else 1) + residue_dim, hidden, 1], dropout)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, surfaces: SurfaceBatch, n_residues: int,
-                is_antibody: Tensor, batch: Tensor | None = None, **_) -> Tensor:
+                is_antibody: Tensor, batch: Tensor | None = None) -> Tensor:
         batch = batch if batch is not None else torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         ef = edge_features(edge_attr)
         meshes = surfaces.meshes

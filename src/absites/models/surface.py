@@ -207,7 +207,7 @@ class PointNetEncoder(nn.Module):
 class SurfaceNet(nn.Module):
     """Antibody / antigen surface encoders + partner exchange + vertex head + pooling to residues."""
 
-    needs = ("surfaces",)
+    needs = ("surfaces", "n_residues", "is_antibody", "batch")  # = forward's parameters
 
     def __init__(self, in_dim: int, encoder: str = "diffusionnet", width: int = 64, blocks: int = 4,
                  dropout: float = 0.1, pooling: str = "mean", augment_rotation: bool = True, fusion: str = "late"):
@@ -258,7 +258,7 @@ class SurfaceNet(nn.Module):
         return feats
 
     def forward(self, surfaces: SurfaceBatch, n_residues: int, is_antibody: Tensor | None = None,
-                batch: Tensor | None = None, **_) -> Tensor:
+                batch: Tensor | None = None) -> Tensor:
         meshes = [self._rotate(m) if self.training and self.augment_rotation else m for m in surfaces.meshes]
         feats = self._encode(meshes, n_residues, is_antibody, batch)
         globals_ = [h.max(dim=0).values for h in feats]

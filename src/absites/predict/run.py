@@ -49,9 +49,10 @@ class TaskModel:
     def partner_free(self) -> bool:
         """Whether the model scores a protein from that protein alone (the baselines: per-residue and
         within-protein neighbourhood features); networks read the partner through their cross layers."""
-        from absites.models.baselines import BASELINES
+        from absites import registry
 
-        return self.meta.get("model") in BASELINES
+        name = self.meta.get("model")
+        return name in registry.REGISTRY and registry.get(name).partner_free
 
 
 def load_task_model(run_dir: str | Path, task: str) -> TaskModel:

@@ -39,18 +39,13 @@ from absites.data.dataset import graph_to_data
 from absites.evaluate.metrics import auprc
 from absites.evaluate.report import gather
 from absites.graph.build import FEATURE_NAMES, ResidueGraph
-from absites.models.gnn import EGNN, EPMP, GATv2Net
-from absites.models.joint import JointNet
-from absites.models.surface import MeshTensors, SurfaceNet, collate_surfaces, mesh_tensors
+from absites import registry
+from absites.registry import select_inputs
+from absites.models.surface import MeshTensors, collate_surfaces, mesh_tensors
 from absites.provenance import code_version
 from absites.train.balance import apply_init_scale, param_groups, split_balance
 
 log = logging.getLogger(__name__)
-
-GRAPH_MODELS = {"epmp": EPMP, "egnn": EGNN, "gatv2": GATv2Net}
-SURFACE_ENCODERS = ("diffusionnet", "pointnet")
-JOINT_MODELS = ("joint",)
-
 
 @dataclass
 class Sample:
@@ -78,11 +73,6 @@ def make_samples(graphs: list[ResidueGraph], surfaces: dict[str, tuple] | None =
     return out
 
 
-def is_surface_model(name: str) -> bool:
-    """Whether the model reads surfaces (surface encoders and the joint graph-surface model)."""
-    return name in SURFACE_ENCODERS or name in JOINT_MODELS
-
-
 def input_dim(samples: list[Sample]) -> int:
     """Width of the model input: residue features, or vertex features for surface models."""
     s = samples[0]
@@ -92,15 +82,12 @@ def input_dim(samples: list[Sample]) -> int:
 def build_model(name: str, params: dict[str, Any], in_dim: int) -> nn.Module:
     """The network ``name`` with constructor ``params`` (``init_scale`` / ``lr_scale`` are left out:
     :mod:`absites.train.balance` applies them when training starts)."""
-    params, _ = split_balance(params)
-    if name in GRAPH_MODELS:
-        return GRAPH_MODELS[name](in_dim, **params)
-    if name in SURFACE_ENCODERS:
-        return SurfaceNet(in_dim, encoder=name, **params)
-    if name == "joint":
-        return JointNet(in_dim, **params)
-    known = sorted(GRAPH_MODELS) + list(SURFACE_ENCODERS) + list(JOINT_MODELS)
-    raise ValueError(f"unknown model {name!r}; choose one of {known}")
+    spec = registry.get(name)
+    if spec.is_baseline:
+        networks = [n for n in registry.names() if not registry.get(n).is_baseline]
+        raise ValueError(f"{name} is a baseline, not a network; networks: {', '.join(networks)}")
+    split_balance(params)  # validates init_scale / lr_scale
+    return spec.build(in_dim, **params)
 
 
 def available_cpus() -> int:
@@ -223,7 +210,7 @@ def predict(model: nn.Module, samples: list[Sample], device: torch.device, batch
         chunk = samples[start:start + batch_size]
         b = collate(chunk, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            logits = model(**b["inputs"]).float()
+            logits = model(**select_inputs(model, b["inputs"])).float()
         prob = torch.sigmoid(logits).cpu().numpy()
         offset = 0
         for s in chunk:
@@ -314,15 +301,16 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         losses = []
         for start in range(0, len(order), cfg.batch_size):
             b = collate([train[i] for i in order[start:start + cfg.batch_size]], device)
+            inputs = select_inputs(model, b["inputs"])  # the keys the model declares; a missing one fails here
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 try:
-                    logits = net(**b["inputs"])
+                    logits = net(**inputs)
                 except Exception as exc:  # noqa: BLE001 - a compiled graph that fails falls back to eager
                     if net is model or not cfg.compile or world > 1:
                         raise
                     log.warning("compiled model failed (%s); training eagerly", exc)
                     net = model
-                    logits = net(**b["inputs"])
+                    logits = net(**inputs)
             loss = loss_fn(logits, b, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -122,12 +122,10 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
             "feature_names": list(FEATURE_NAMES)}
     t0 = time.perf_counter()
     if model.is_baseline:
-        from absites.models.baselines import BASELINES
-
         params = dict(model.params)
-        if model.name in ("random", "gbm"):
+        if "seed" in model.spec.allowed_params():
             params.setdefault("seed", training.seed)
-        baseline = BASELINES[model.name](**params).fit(train.graphs)
+        baseline = model.spec.build(**params).fit(train.graphs)
         val_preds = {g.complex_id: baseline.predict(g) for g in val.graphs}
         seconds_per_epoch, best_epoch = time.perf_counter() - t0, 0
         thresholds = choose_thresholds(val.graphs, val_preds)
