@@ -28,6 +28,8 @@ PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.c
 # Configs ship inside the package (importable from any install); ``configs/`` at the checkout's top is a link.
 CONFIG_DIR = PACKAGE_DIR / "configs"
 DATA_ROOT_ENV = "ABSITES_DATA_ROOT"
+DEFAULT_MODEL_DIR = PACKAGE_DIR / "models" / "default"  # the shipped models, one folder per task
+CDR_DEFINITION_NAMES = ("chothia", "north", "imgt")  # the keys of structure.numbering.CDR_DEFINITIONS
 CACHE_DIR_ENV = "ABSITES_CACHE_DIR"
 
 
@@ -49,11 +51,10 @@ class FeatureConfig:
     allow_bound_pose: bool = False
 
     def __post_init__(self) -> None:
-        from absites.structure.numbering import CDR_DEFINITIONS
 
         checks = [
             (self.contact_cutoff_angstrom > 0, "contact_cutoff_angstrom must be > 0"),
-            (self.cdr_definition in CDR_DEFINITIONS, f"cdr_definition must be one of {sorted(CDR_DEFINITIONS)}"),
+            (self.cdr_definition in CDR_DEFINITION_NAMES, f"cdr_definition must be one of {list(CDR_DEFINITION_NAMES)}"),
             (self.cdr_flank >= 0, "cdr_flank must be >= 0"),
             (self.knn_k >= 1, "knn_k must be >= 1"),
             (self.knn_radius_angstrom > 0, "knn_radius_angstrom must be > 0"),

@@ -158,9 +158,13 @@ def test_a_failing_job_is_recorded_and_the_rest_carry_on(tmp_path):
     text = (CONFIG_DIR / "bench" / "sample.yaml").read_text().split("models:")[0]
     path.write_text(text + "models:\n  - {label: prior, model: prior}\n"
                     "  - {label: broken, model: egnn, params: {no_such_parameter: 1}}\n")
+    with pytest.raises(ConfigError, match="unknown param.*no_such_parameter"):  # caught before any job runs
+        load_benchmark_config(path)
+    path.write_text(text + "models:\n  - {label: prior, model: prior}\n"
+                    "  - {label: broken, model: egnn, training: {epochs: 0}}\n")  # fails when the job starts
     cfg = load_benchmark_config(path)
     run_benchmark(cfg, tmp_path / "out", tmp_path / "runs", jobs=1, seeds=[42])
     broken = json.loads(job_path(tmp_path / "out" / "broken", "broken", 42).read_text())
-    assert broken["status"] == "failed" and "no_such_parameter" in broken["error"]
+    assert broken["status"] == "failed" and "epochs" in broken["error"]
     assert json.loads(job_path(tmp_path / "out" / "broken", "prior", 42).read_text())["status"] == "ok"
     assert "Failed jobs: broken seed 42" in (tmp_path / "out" / "broken" / "table.md").read_text()

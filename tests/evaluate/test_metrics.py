@@ -1,4 +1,4 @@
-"""Metric code agrees with scikit-learn on random inputs (ties included)."""
+"""Metrics: values worked by hand, agreement with scikit-learn (ties included), NaN when undefined."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from absites.evaluate.metrics import all_metrics, auprc, auroc, best_mcc_threshold
+from absites.metrics import all_metrics, auprc, auroc, best_mcc_threshold
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -38,3 +38,11 @@ def test_best_threshold_separates():
     s = np.r_[np.full(50, 0.2), np.full(50, 0.3)]
     t = best_mcc_threshold(y, s)
     assert 0.2 < t <= 0.3
+
+
+def test_values_worked_by_hand():
+    # ranks: 0.9 (+), 0.8 (-), 0.3 (+), 0.1 (-). AUROC: 3 of 4 (+, -) pairs in order. AP: precision 1 at
+    # recall 1/2, 2/3 at recall 1 -> (1 + 2/3) / 2. At 0.5: tp = fp = tn = fn = 1 -> MCC 0, precision 1/2.
+    got = all_metrics(np.array([1, 0, 1, 0], bool), np.array([0.9, 0.8, 0.3, 0.1]), 0.5)
+    assert got["auroc"] == pytest.approx(0.75) and got["auprc"] == pytest.approx(5 / 6)
+    assert got["mcc"] == 0.0 and got["precision"] == 0.5 and got["recall"] == 0.5 and got["f1"] == 0.5

@@ -10,7 +10,7 @@ import torch
 from torch_geometric.data import Batch
 
 from absites.config import TrainingConfig
-from absites.evaluate.report import evaluate
+from absites.metrics import evaluate
 from absites import registry
 from absites.models.surface import collate_surfaces
 from absites.surface.build import complex_surfaces
@@ -50,7 +50,7 @@ def test_positional_prior_learns_positions(graphs):
     g = graphs[0]
     cdr = (g.cdr > 0) & g.is_antibody
     # on its own training data the CDR prior ranks binders above non-binders
-    from absites.evaluate.metrics import auroc
+    from absites.metrics import auroc
 
     assert auroc(g.y[cdr], prior.predict(g)[cdr]) > 0.6
     outside_v_domain = g.is_antibody & (g.numbering == "")

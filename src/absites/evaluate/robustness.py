@@ -21,15 +21,10 @@ import numpy as np
 from absites.config import load_data_config, load_feature_config, load_model_config, load_surface_config
 from absites.data.index import read_index
 from absites.errors import AbsitesError
-from absites.evaluate.benchmark import (
-    BENCH_TASKS,
-    BenchmarkConfig,
-    load_records,
-    run_dir_of,
-    git_commit,
-    machine_description,
-)
-from absites.evaluate.report import evaluate, write_summary_csv
+from absites.evaluate.bench_config import BENCH_TASKS, BenchmarkConfig, git_commit, run_dir_of
+from absites.evaluate.bench_tables import load_records, write_summary_csv
+from absites.provenance import machine_description
+from absites.metrics import evaluate
 
 log = logging.getLogger(__name__)
 

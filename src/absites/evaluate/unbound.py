@@ -231,7 +231,7 @@ def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
 
 def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
     from absites.errors import ConfigError
-    from absites.evaluate.benchmark import load_benchmark_config
+    from absites.evaluate.bench_config import load_benchmark_config
 
     allowed = {"kind", "title", "note", "cases", "sources", "shipped", "data", "features"}
     unknown = sorted(set(raw) - allowed)
@@ -275,7 +275,7 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
     """The runs to score: every seed of every source row with a checkpoint (baseline runs missing one
     are trained here, in seconds; missing network runs are listed, not trained), plus the shipped models."""
     from absites.config import load_data_config, load_feature_config
-    from absites.evaluate.benchmark import _row_configs, load_benchmark_config, run_dir_of
+    from absites.evaluate.bench_config import load_benchmark_config, row_configs, run_dir_of
 
     runs, missing = [], []
     for src in cfg.sources:
@@ -284,7 +284,7 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
             for seed in bench.seeds:
                 run_dir = run_dir_of(runs_root, bench.name, row.label, seed)
                 has = (run_dir / "best.pt").exists() or (run_dir / "baseline.joblib").exists()
-                model, training, surface = _row_configs(bench, row, seed, 1)
+                model, training, surface = row_configs(bench, row, seed, 1)
                 if not has and model.is_baseline:
                     from absites.train.run import train_run
 
@@ -306,7 +306,7 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
 
 def score_run(run: ScoredRun, records: dict[str, CaseRecords]) -> dict:
     """Pooled bound and unbound metrics of one run over the cases (the run's validation thresholds)."""
-    from absites.evaluate.metrics import all_metrics
+    from absites.metrics import all_metrics
     from absites.train.run import load_run
 
     out: dict = {"label": run.label, "seed": run.seed}
@@ -404,8 +404,8 @@ UNBOUND_METRICS = {"paratope": ("auprc", "auroc", "mcc"), "epitope": ("auroc", "
 
 def write_unbound_tables(cfg: UnboundBenchConfig, rows: list[dict], counts: dict[str, dict], skipped: list[str],
                          missing: list[str], out_dir: Path, command: str = "") -> list[Path]:
-    from absites.evaluate.benchmark import git_commit
-    from absites.evaluate.report import write_summary_csv
+    from absites.evaluate.bench_config import git_commit
+    from absites.evaluate.bench_tables import write_summary_csv
     from absites.provenance import machine_description
 
     labels = list(dict.fromkeys(r["label"] for r in rows))

@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from absites.evaluate.report import task_mask
+from absites.metrics import task_mask
 from absites.graph.build import ResidueGraph
 
 

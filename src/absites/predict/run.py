@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from absites.config import FeatureConfig, SurfaceConfig
+from absites.config import DEFAULT_MODEL_DIR, FeatureConfig, SurfaceConfig
 from absites.errors import AbsitesError, ChainError
 from absites.structure.complex import ChainRoles, Complex, make_complex
 from absites.structure.parse import Structure, read_structure, structure_stem
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 # Surfaces drawn for the outputs (PLY, PNG, HTML) when no model reads surfaces: configs/surface/fast.yaml
 # (~3 k vertices per protein, 0.1 s per complex instead of ~2 s at the 1 A default).
 DISPLAY_SURFACE = SurfaceConfig(grid_angstrom=1.25, marching_step=2, k_eig=32)

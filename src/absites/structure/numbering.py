@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from absites.config import CDR_DEFINITION_NAMES
 from absites.errors import ConfigError, NumberingError
 from absites.structure.complex import ROLE_HEAVY, ROLE_LIGHT, Complex
 
@@ -49,6 +50,7 @@ CDR_DEFINITIONS: dict[str, tuple[str, dict[str, tuple[int, int]]]] = {
     "imgt": ("imgt", {"H1": (27, 38), "H2": (56, 65), "H3": (105, 117),
                       "L1": (27, 38), "L2": (56, 65), "L3": (105, 117)}),
 }
+assert tuple(CDR_DEFINITIONS) == CDR_DEFINITION_NAMES  # the names configs accept
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from absites.config import (
     CONFIG_DIR,
+    DEFAULT_MODEL_DIR,
     PROJECT_ROOT,
     load_data_config,
     load_feature_config,
@@ -25,7 +26,6 @@ from absites.config import (
     load_training_config,
     load_yaml,
 )
-from absites.predict.run import DEFAULT_MODEL_DIR
 from absites.train.run import evaluate_run, train_run
 
 KEYS = ("auroc", "auprc", "mcc", "mcc_at_val", "precision", "recall", "f1", "auroc_mean", "auprc_mean")

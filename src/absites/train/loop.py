@@ -36,8 +36,8 @@ from torch_geometric.data import Batch, Data
 
 from absites.config import TrainingConfig
 from absites.data.dataset import graph_to_data
-from absites.evaluate.metrics import auprc
-from absites.evaluate.report import gather
+from absites.metrics import auprc
+from absites.metrics import gather
 from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites import registry
 from absites.registry import select_inputs

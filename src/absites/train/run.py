@@ -29,7 +29,7 @@ from absites.data.records import load_graphs, load_surfaces
 from absites.data.index import SplitSpec, read_index
 from absites.data.prepare import prepare
 from absites.errors import AbsitesError
-from absites.evaluate.report import choose_thresholds, evaluate
+from absites.metrics import choose_thresholds, evaluate
 from absites.graph.build import ResidueGraph
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,149 @@
+"""Benchmark configs: which parts form train / val / test, the seeds, the budget and the rows.
+
+A benchmark config (``configs/bench/<name>.yaml``) names the train / val / test
+parts (index column, value, optionally a ``sets`` member), the seeds, the
+training budget (epoch caps and patience for graph and surface networks) and
+the rows: a model config, optionally a surface config and parameter overrides.
+Also where each job's record and run directory live.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from absites.config import (
+    CONFIG_DIR,
+    load_feature_config,
+    load_model_config,
+    load_surface_config,
+    load_training_config,
+    load_yaml,
+)
+from absites.data.index import SplitSpec
+from absites.errors import ConfigError
+from absites.provenance import git_revision
+
+log = logging.getLogger(__name__)
+
+BENCH_TASKS = ("paratope", "epitope")
+MAIN_METRIC = {"paratope": "auprc", "epitope": "auroc"}
+# (column in table.csv, key in the evaluation dict, header in table.md)
+TABLE_METRICS = (("auroc", "auroc", "AUROC"), ("auprc", "auprc", "AUPRC"), ("mcc", "mcc_at_val", "MCC"),
+                 ("f1", "f1_at_val", "F1"), ("precision", "precision_at_val", "Precision"),
+                 ("recall", "recall_at_val", "Recall"))
+CURVE_POINTS = 101
+CURVES_VERSION = 2  # records with older curves (version 1 had a wrong PR envelope) are recomputed
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One row of the table: a model config, its surface config and parameter overrides."""
+
+    label: str
+    model: str
+    surface: str | None = None
+    params: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # training-config overrides for this row only
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    name: str
+    title: str
+    splits: dict[str, SplitSpec]
+    rows: tuple[BenchRow, ...]
+    seeds: tuple[int, ...] = (42, 40, 63, 64, 65)
+    budget: dict = field(default_factory=dict)  # {"graph": {...}, "surface": {...}} training overrides
+    note: str = ""
+    data: str = "default"
+    features: str = "default"
+    training: str = "default"
+    init_ablation: dict = field(default_factory=dict)  # family row -> {"upstream": row, "downstream": row}
+
+    def row(self, label: str) -> BenchRow:
+        for r in self.rows:
+            if r.label == label:
+                return r
+        raise ConfigError(f"bench {self.name}: no row {label!r}; rows: {', '.join(r.label for r in self.rows)}")
+
+
+def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
+    raw = load_yaml(path)
+    if raw.get("kind") == "unbound":
+        raise ConfigError(f"{path}: an unbound benchmark (kind: unbound): read it with "
+                          "absites.evaluate.unbound.load_unbound_config; absites bench runs either kind")
+    allowed = {"title", "note", "splits", "seeds", "budget", "models", "data", "features", "training",
+               "init_ablation"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    try:
+        splits = {part: SplitSpec(**raw["splits"][part]) for part in ("train", "val", "test")}
+        rows = tuple(BenchRow(**r) for r in raw["models"])
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: splits need train/val/test with value/column/sets and models need "
+                          f"label/model[/surface/params/training]: {exc}") from None
+    labels = [r.label for r in rows]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{path}: row labels must be unique")
+    ablation = raw.get("init_ablation") or {}
+    for family, variants in ablation.items():
+        named = [family, *(variants or {}).values()]
+        if set(variants or {}) != {"upstream", "downstream"} or any(n not in labels for n in named):
+            raise ConfigError(f"{path}: init_ablation.{family} needs upstream and downstream rows of models; "
+                              f"got {variants!r}")
+    if load_feature_config(raw.get("features", "default")).allow_bound_pose:
+        raise ConfigError(f"{path}: features with allow_bound_pose read the bound pose; a benchmark never may")
+    for r in rows:
+        model = load_model_config(r.model)  # unknown model names and parameters fail here, not hours later
+        model.spec.check_params({**model.params, **r.params})
+        if r.surface:
+            load_surface_config(r.surface)
+    return BenchmarkConfig(name=path.stem, title=raw.get("title", path.stem), splits=splits, rows=rows,
+                           seeds=tuple(int(s) for s in raw.get("seeds", (42, 40, 63, 64, 65))),
+                           budget=raw.get("budget", {}) or {}, note=raw.get("note", ""),
+                           data=raw.get("data", "default"), features=raw.get("features", "default"),
+                           training=raw.get("training", "default"), init_ablation=ablation)
+
+
+def row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int, threads: int = 0):
+    model = load_model_config(row.model)
+    model = dataclasses.replace(model, params={**model.params, **row.params})
+    training = load_training_config(bench.training)
+    kind = "surface" if model.needs_surfaces else "graph"
+    overrides = {**bench.budget.get(kind, {}), **row.training, "seed": seed, "threads": threads}
+    try:
+        training = dataclasses.replace(training, **overrides)
+    except TypeError as exc:
+        raise ConfigError(f"bench {bench.name}: bad training override for {row.label}: {exc}") from None
+    surface = load_surface_config(row.surface or "default") if model.needs_surfaces else None
+    return model, training, surface
+
+
+def surface_names(rows) -> list[str]:
+    """The surface configs the surface-reading rows need (``default`` when a row names none)."""
+    return sorted({r.surface or "default" for r in rows if load_model_config(r.model).needs_surfaces})
+
+
+def slug(label: str) -> str:
+    """A row label as a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def job_path(out_dir: Path, label: str, seed: int) -> Path:
+    return out_dir / "runs" / slug(label) / f"seed{seed}.json"
+
+
+def run_dir_of(runs_root: Path, bench_name: str, label: str, seed: int) -> Path:
+    """The training run (checkpoint, history) behind one job record."""
+    return Path(runs_root) / bench_name / slug(label) / f"seed{seed}"
+
+
+def git_commit() -> str:
+    return git_revision() or "unknown"

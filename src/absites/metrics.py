@@ -1,0 +1,129 @@
+"""Scores of residue predictions, one implementation for every stage (a leaf module: models, train and
+evaluate import it; it imports no stage).
+
+Metrics: AUROC and AUPRC (average precision) and MCC from scikit-learn; precision, recall and F1 at a
+threshold. Undefined values (one class only) are NaN, never a silent 0 or 1.
+
+Tasks (the reference's protocol):
+
+* ``paratope``: antibody residues inside CDRs (Chothia ±2 by default, as in the records);
+* ``epitope``: all antigen residues;
+* ``epitope_surface``: antigen residues with relative SASA ≥ 0.05 (reported apart).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # annotations only: any object with the record's arrays will do
+    from absites.graph.build import ResidueGraph
+
+METRIC_NAMES: tuple[str, ...] = ("auroc", "auprc", "mcc", "precision", "recall", "f1")
+
+
+def auroc(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).astype(bool)
+    if y.all() or not y.any():
+        return float("nan")
+    return float(roc_auc_score(y, np.asarray(score, dtype=np.float64)))
+
+
+def auprc(y: np.ndarray, score: np.ndarray) -> float:
+    """Average precision: Σ (R_k − R_{k−1}) P_k over distinct score thresholds."""
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(y).astype(bool)
+    if not y.any():
+        return float("nan")
+    return float(average_precision_score(y, np.asarray(score, dtype=np.float64)))
+
+
+def confusion(y: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int]:
+    y, pred = np.asarray(y).astype(bool), np.asarray(pred).astype(bool)
+    return int((y & pred).sum()), int((~y & pred).sum()), int((~y & ~pred).sum()), int((y & ~pred).sum())
+
+
+def threshold_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """MCC (scikit-learn; 0 when a row or column of the confusion matrix is empty), precision, recall, F1."""
+    from sklearn.metrics import matthews_corrcoef
+
+    y, pred = np.asarray(y).astype(bool), np.asarray(score) >= threshold
+    tp, fp, tn, fn = confusion(y, pred)
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+    mcc = float(matthews_corrcoef(y, pred)) if y.size else float("nan")
+    return {"mcc": mcc, "precision": float(precision), "recall": float(recall), "f1": float(f1)}
+
+
+def all_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    return {"auroc": auroc(y, score), "auprc": auprc(y, score), **threshold_metrics(y, score, threshold)}
+
+
+def best_mcc_threshold(y: np.ndarray, score: np.ndarray) -> float:
+    """The threshold (among 99 quantile-free grid points in (0, 1)) with the highest MCC: chosen on validation."""
+    grid = np.linspace(0.01, 0.99, 99)
+    values = [threshold_metrics(y, score, t)["mcc"] for t in grid]
+    return float(grid[int(np.nanargmax(values))])
+
+
+TASKS: tuple[str, ...] = ("paratope", "epitope", "epitope_surface")
+SURFACE_RSA = 0.05
+
+
+def task_mask(graph: ResidueGraph, task: str) -> np.ndarray:
+    ab = graph.is_antibody.astype(bool)
+    if task == "paratope":
+        return ab & (graph.cdr > 0)
+    if task == "epitope":
+        return ~ab
+    if task == "epitope_surface":
+        return ~ab & (graph.rsa >= SURFACE_RSA)
+    raise ValueError(f"unknown task {task!r}")
+
+
+def gather(graphs: list[ResidueGraph], preds: dict[str, np.ndarray], task: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(labels, probabilities) of the task's residues, one pair per complex."""
+    out = []
+    for g in graphs:
+        m = task_mask(g, task)
+        out.append((g.y[m].astype(bool), np.asarray(preds[g.complex_id])[m]))
+    return out
+
+
+def evaluate(graphs: list[ResidueGraph], preds: dict[str, np.ndarray],
+             thresholds: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
+    """Metrics per task: pooled over residues (``<metric>``), per-complex means (``<metric>_mean``),
+    and MCC / F1 at the validation threshold when given (``mcc_at_val``, ``f1_at_val``)."""
+    out = {}
+    for task in TASKS:
+        pairs = gather(graphs, preds, task)
+        y = np.concatenate([p[0] for p in pairs])
+        s = np.concatenate([p[1] for p in pairs])
+        res = all_metrics(y, s, 0.5)
+        per = [all_metrics(a, b, 0.5) for a, b in pairs if a.any() and (~a).any()]
+        for name in METRIC_NAMES:
+            values = np.array([p[name] for p in per], dtype=float)
+            values = values[np.isfinite(values)]  # e.g. precision of a complex with no predicted positive
+            res[f"{name}_mean"] = float(values.mean()) if values.size else float("nan")
+        if thresholds and task in thresholds:
+            at = all_metrics(y, s, thresholds[task])
+            res.update({"threshold": thresholds[task], "mcc_at_val": at["mcc"], "f1_at_val": at["f1"],
+                        "precision_at_val": at["precision"], "recall_at_val": at["recall"]})
+        res["n_residues"] = int(y.size)
+        res["n_positive"] = int(y.sum())
+        out[task] = res
+    return out
+
+
+def choose_thresholds(graphs: list[ResidueGraph], preds: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per task, the MCC-maximising threshold on these (validation) predictions."""
+    out = {}
+    for task in TASKS:
+        pairs = gather(graphs, preds, task)
+        out[task] = best_mcc_threshold(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+    return out
