@@ -34,6 +34,7 @@ def test_noisy_copies_keep_clean_labels_and_are_cached(tmp_path):
     assert len(list((tmp_path / "noisy").rglob("*.npz"))) == 2
 
 
+@pytest.mark.slow
 def test_training_with_coord_noise_counts_clean_complexes(tmp_path):
     data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "c"))
     run = tmp_path / "run"

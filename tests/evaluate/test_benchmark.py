@@ -50,6 +50,7 @@ def sample_bench(tmp_path_factory):
     return cfg, out, runs
 
 
+@pytest.mark.slow
 def test_benchmark_writes_tables_and_figures(sample_bench):
     cfg, out, _ = sample_bench
     folder = out / "sample"
@@ -76,6 +77,7 @@ def test_benchmark_writes_tables_and_figures(sample_bench):
     assert recs[0]["history"] and recs[0]["epochs_run"] == len(recs[0]["history"])
 
 
+@pytest.mark.slow
 def test_init_ablation_table_and_curves(sample_bench):
     _, out, _ = sample_bench
     folder = out / "sample"
@@ -91,6 +93,7 @@ def test_init_ablation_table_and_curves(sample_bench):
     assert "init_scale" in rows["upstream"]["params"]
 
 
+@pytest.mark.slow
 def test_benchmark_resumes_without_rerunning_finished_jobs(sample_bench):
     cfg, out, runs = sample_bench
     path = job_path(out / "sample", "prior", 42)
@@ -100,6 +103,7 @@ def test_benchmark_resumes_without_rerunning_finished_jobs(sample_bench):
     assert write_tables(cfg, out / "sample")[0].name == "table.csv"
 
 
+@pytest.mark.slow
 def test_robustness_zero_noise_changes_nothing_and_noise_moves_epitope(sample_bench):
     cfg, out, runs = sample_bench
     folder = run_robustness(cfg, (0.0, 1.0), out, runs, labels=["prior", "egnn"], command="pytest")
@@ -115,6 +119,7 @@ def test_robustness_zero_noise_changes_nothing_and_noise_moves_epitope(sample_be
     assert "σ Å" in (folder / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_robustness_rerun_keeps_valid_rows_and_redoes_stale_ones(sample_bench, monkeypatch):
     import absites.evaluate.robustness as robustness
 
@@ -153,6 +158,7 @@ def test_pr_curve_points_are_the_interpolated_precision():
     assert c["tpr"][-1] == pytest.approx(1.0) and c["prevalence"] == 0.5
 
 
+@pytest.mark.slow
 def test_a_failing_job_is_recorded_and_the_rest_carry_on(tmp_path):
     path = tmp_path / "broken.yaml"
     text = (CONFIG_DIR / "bench" / "sample.yaml").read_text().split("models:")[0]

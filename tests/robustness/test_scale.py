@@ -21,6 +21,7 @@ from conftest import SAMPLE, pdb_text, write_text
 IDS = ["1ahw_BA_C", "1egj_HL_A", "3o2d_HL_A"]
 
 
+@pytest.mark.slow
 def test_dask_backend_matches_local(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     entries = [SAMPLE[c] for c in IDS]
@@ -40,6 +41,7 @@ def test_dask_backend_matches_local(tmp_path):
             np.testing.assert_array_equal(a[k], b[k])
 
 
+@pytest.mark.slow
 def test_prepare_killed_midway_then_rerun(tmp_path):
     cache = tmp_path / "cache"
     cmd = [sys.executable, "-m", "absites.cli", "prepare", "--data", "sample", "--cache-dir", str(cache),
@@ -62,6 +64,7 @@ def test_prepare_killed_midway_then_rerun(tmp_path):
     assert all(RecordCache(cache).status(r["key"]) == "ok" for r in rows)  # no corrupt record left
 
 
+@pytest.mark.slow
 def test_structure_over_50000_atoms(tmp_path):
     """Twelve copies of a sample complex (about 59 000 atoms) in one file, 200 A apart."""
     e = SAMPLE["1ahw_BA_C"]
@@ -86,6 +89,7 @@ def test_structure_over_50000_atoms(tmp_path):
     assert res.status == "built" and res.n_residues == read_structure(e.path).n_residues
 
 
+@pytest.mark.slow
 def test_training_killed_and_resumed_matches_uninterrupted(tmp_path):
     import torch
 
@@ -119,6 +123,7 @@ def test_training_killed_and_resumed_matches_uninterrupted(tmp_path):
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_bad_input_corpus_plus_sample_batch(tmp_path):
     """Every bad input is skipped with its reason; every sample complex is still done."""
     from absites.data.index import ComplexEntry

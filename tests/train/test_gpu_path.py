@@ -45,6 +45,7 @@ def test_gpu_config_asks_for_the_gpu_settings():
     assert cfg.device == "cuda" and cfg.amp and cfg.compile and cfg.batch_size > load_training_config().batch_size
 
 
+@pytest.mark.slow
 def test_gpu_timing_script_dry_run_on_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("ABSITES_DATA_ROOT", str(DATA_ROOT))
     monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))

@@ -57,6 +57,7 @@ def test_positional_prior_learns_positions(graphs):
     assert outside_v_domain.any() and (prior.predict(g)[outside_v_domain] == 0).all()
 
 
+@pytest.mark.slow
 def test_learning_works_memorises_three_complexes(graphs):
     samples = make_samples(graphs)
     cfg = TrainingConfig(epochs=60, lr=3e-3, batch_size=3, patience=100, scheduler="constant", weight_decay=0.0)
@@ -83,6 +84,7 @@ def test_batch_of_two_surface_records_keeps_vertex_residue_indices(graphs, surfa
         assert (batch.is_antibody[mesh.vertex_residue] == mesh.is_antibody).all()
 
 
+@pytest.mark.slow
 def test_resume_gives_same_weights(graphs, tmp_path):
     samples = make_samples(graphs)
     cfg4 = TrainingConfig(epochs=4, batch_size=2, patience=10, scheduler="constant")
@@ -98,6 +100,7 @@ def test_resume_gives_same_weights(graphs, tmp_path):
     assert full.best_epoch == resumed.best_epoch
 
 
+@pytest.mark.slow
 def test_cli_train_and_evaluate(tmp_path, monkeypatch):
     from click.testing import CliRunner
 

@@ -20,6 +20,7 @@ The head predicts one logit per residue. No cross-protein distance enters.
 from __future__ import annotations
 
 import torch
+from torch_geometric.utils import scatter
 from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv
 
@@ -56,17 +57,15 @@ class JointNet(nn.Module):
         ef = edge_features(edge_attr)
         meshes = surfaces.meshes
         idx = torch.cat([m.vertex_residue for m in meshes])
-        count = torch.zeros(n_residues, device=x.device).index_add_(0, idx, torch.ones(idx.shape[0], device=x.device))
-        has_vertex = (count > 0).unsqueeze(1).to(x.dtype)
+        has_vertex = (torch.bincount(idx, minlength=n_residues) > 0).unsqueeze(1).to(x.dtype)
         h = self.embed_res(x)
         verts = [self.embed_vert(m.x) for m in meshes]
         for i in range(len(self.graph)):
             h = h + self.dropout(self.graph[i](self.norms[i](h), edge_index, ef).relu())
             down = self.to_vertex[i](h)
             verts = [self.surface[i](v + down[m.vertex_residue], m) for v, m in zip(verts, meshes)]
-            allv = torch.cat(verts)
-            mean = torch.zeros(n_residues, allv.shape[1], device=x.device, dtype=allv.dtype).index_add(0, idx, allv)
-            h = h + self.to_residue[i](mean / count.clamp(min=1).unsqueeze(1)) * has_vertex
+            mean = scatter(torch.cat(verts), idx, dim=0, dim_size=n_residues, reduce="mean")  # 0 without vertices
+            h = h + self.to_residue[i](mean) * has_vertex
             if self.fusion == "cross_attention":
                 h = self.cross[i](h, is_antibody, batch)
         if self.fusion == "late":

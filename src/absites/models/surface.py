@@ -116,19 +116,11 @@ def pool_to_residues(vertex_logit: Tensor, vertex_residue: Tensor, n_residues: i
     """
     vertex_logit = vertex_logit.float()
     out = buried_logit.float().expand(n_residues).clone()
-    count = torch.zeros(n_residues, device=vertex_logit.device).index_add_(0, vertex_residue, torch.ones_like(vertex_logit))
-    has = count > 0
-    if how == "mean":
-        total = torch.zeros(n_residues, device=vertex_logit.device, dtype=vertex_logit.dtype)
-        total = total.index_add(0, vertex_residue, vertex_logit)
-        out = torch.where(has, total / count.clamp(min=1), out)
-    elif how == "max":
-        pooled = torch.full((n_residues,), -1e4, device=vertex_logit.device, dtype=vertex_logit.dtype)
-        pooled = pooled.scatter_reduce(0, vertex_residue, vertex_logit, reduce="amax", include_self=True)
-        out = torch.where(has, pooled, out)
-    else:
+    if how not in ("mean", "max"):
         raise ValueError(f"unknown pooling {how!r}")
-    return out
+    has = torch.bincount(vertex_residue, minlength=n_residues) > 0
+    pooled = scatter(vertex_logit, vertex_residue, dim=0, dim_size=n_residues, reduce=how)
+    return torch.where(has, pooled, out)
 
 
 class LearnedDiffusion(nn.Module):

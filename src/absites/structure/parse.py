@@ -46,7 +46,8 @@ from absites.structure.residues import (
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # decompressed; a whole ribosome is ~50 MB
-STRUCTURE_SUFFIXES = (".pdb", ".ent", ".pdb1", ".cif", ".mmcif", ".bcif")
+CIF_SUFFIXES = (".cif", ".mmcif", ".bcif")
+STRUCTURE_SUFFIXES = (".pdb", ".ent", ".pdb1", *CIF_SUFFIXES)
 
 
 def structure_stem(path: str | Path) -> str:
@@ -178,10 +179,9 @@ def _read_text(path: Path) -> str:
 
 def _detect_format(path: Path, text: str) -> str:
     name = path.name.lower().removesuffix(".gz")
-    if name.endswith((".cif", ".mmcif", ".bcif")):
-        return "cif"
-    if name.endswith((".pdb", ".ent", ".pdb1")):
-        return "pdb"
+    for suffix in STRUCTURE_SUFFIXES:
+        if name.endswith(suffix):
+            return "cif" if suffix in CIF_SUFFIXES else "pdb"
     head = text.lstrip()[:5]
     return "cif" if head.startswith("data_") else "pdb"
 

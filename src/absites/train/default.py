@@ -26,6 +26,7 @@ from absites.config import (
     load_training_config,
     load_yaml,
 )
+from absites.data.index import SplitSpec
 from absites.train.run import evaluate_run, train_run
 
 KEYS = ("auroc", "auprc", "mcc", "mcc_at_val", "precision", "recall", "f1", "auroc_mean", "auprc_mean")
@@ -44,13 +45,13 @@ def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> 
 
 * model: `{meta['model']}` {json.dumps(meta['model_params'])}
 * trained {dt.date.today().isoformat()} with absites {meta.get('code_version', '?')}, seed {meta.get('seed')}
-* data: `{Path(d['index']).name}` (../shared/data), GEP epitope split as present in the data
-  (train {d['n_train']} complexes, val {d['n_val']}; the full split has 103 / 28 / 30 ids, of which
-  78 / 22 / 19 are staged); networks stop early on val; thresholds chosen on val (MCC-optimal)
+* data: train = {d['train_split']} ({d['n_train']} complexes), val = {d['val_split']} ({d['n_val']}), index
+  `{Path(d['index']).name}` (../shared/data); networks stop early on val; thresholds chosen on val (MCC-optimal)
+{card_cfg.get('note', '').strip()}
 * features: {json.dumps(meta['features'])}
 * surface: {json.dumps(meta.get('surface'))}
 * training: {json.dumps(meta['training'])}
-* config: {json.dumps(card_cfg)}
+* config: {json.dumps({k: v for k, v in card_cfg.items() if k != 'note'})}
 * this model scores the {'antibody' if task == 'paratope' else 'antigen'} residues in `absites predict`
 
 Paratope metrics are over CDR residues (Chothia ±2), epitope over all antigen residues
@@ -82,7 +83,10 @@ def main() -> None:
         model = load_model_config(spec["model"])
         training = load_training_config(spec.get("training", "default"))
         run_dir = PROJECT_ROOT / "runs" / f"default-{task}"
-        result = train_run(model, training, data, features, surface, run_dir, workers=args.workers)
+        splits = {part: SplitSpec(**spec[part]) if isinstance(spec.get(part), dict) else SplitSpec(spec.get(part, part))
+                  for part in ("train", "val")}
+        result = train_run(model, training, data, features, surface, run_dir, workers=args.workers,
+                           train_split=splits["train"], val_split=splits["val"])
         test = evaluate_run(run_dir, "test", data, args.workers)
         target = DEFAULT_MODEL_DIR / task
         if target.exists():
