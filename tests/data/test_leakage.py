@@ -46,6 +46,7 @@ def chimera_index(tmp_path_factory):
     return index, root
 
 
+@pytest.mark.slow
 def test_no_test_antigen_survives_the_antigen_disjoint_pool(chimera_index, tmp_path):
     index, root = chimera_index
     out = tmp_path / "split"
@@ -103,6 +104,7 @@ def test_lcs_prefilter_bounds_the_identity():
     assert np.isclose(ident("AAAAAAAAAA", "AAAAACAAAA"), 0.9)
 
 
+@pytest.mark.slow
 def test_a_benchmark_part_can_read_the_pool_index(chimera_index, tmp_path):
     """SplitSpec.index: the training part of a benchmark reads a pool written by ``absites split``."""
     from absites.config import DataConfig, FeatureConfig

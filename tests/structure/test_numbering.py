@@ -25,6 +25,7 @@ from conftest import SAMPLE
 
 
 
+@pytest.mark.slow
 def test_cdrs_agree_with_chothia_numbered_files():
     checks = []
     for cid in sorted(SAMPLE):  # trimmed wwPDB entries (parapred/ and abag_benchmark/)

@@ -33,13 +33,14 @@ def prepared_fast(tmp_path_factory):
     return _prepare_all(tmp_path_factory.mktemp("surface-cache-fast"), load_surface_config("fast"))
 
 
+@pytest.mark.slow
 def test_every_sample_complex_gets_surfaces(prepared):
     _, _, results, _, surfaces = prepared
     assert {r.complex_id: r.surface_status for r in results} == {c: "built" for c in SAMPLE}
     assert set(surfaces) == set(SAMPLE)
 
 
-@pytest.mark.parametrize("route", ["prepared", "prepared_fast"])
+@pytest.mark.parametrize("route", [pytest.param("prepared", marks=pytest.mark.slow), "prepared_fast"])
 @pytest.mark.parametrize("complex_id", sorted(SAMPLE))
 def test_watertight_single_zero_mode_and_epitope_coverage(request, route, complex_id):
     _, _, _, graphs, surfaces = request.getfixturevalue(route)
@@ -55,6 +56,7 @@ def test_watertight_single_zero_mode_and_epitope_coverage(request, route, comple
     assert np.isin(epitope, covered).mean() >= 0.9
 
 
+@pytest.mark.slow
 def test_fast_route_is_coarse(prepared, prepared_fast):
     """The fast meshes hold ~2-4 k vertices per protein (median), several times fewer than the default ones,
     and keep the default's surface area to within ~10 % (coarser sampling cuts small crevices)."""
@@ -69,21 +71,21 @@ def test_fast_route_is_coarse(prepared, prepared_fast):
     assert 0.85 <= np.median(area_ratio) <= 1.05
 
 
-def test_vertex_maps_and_features(prepared):
-    _, _, _, graphs, surfaces = prepared
+def test_vertex_maps_and_features(prepared_fast):
+    _, _, _, graphs, surfaces = prepared_fast
     g = graphs["1ahw_BA_C"]
     ab, ag = surfaces["1ahw_BA_C"]
     assert g.is_antibody[ab.vertex_residue].all() and not g.is_antibody[ag.vertex_residue].any()
     x = ag.vertex_features(g)
-    assert x.shape == (ag.n_vertices, len(vertex_feature_names(SurfaceConfig())))
+    assert x.shape == (ag.n_vertices, len(vertex_feature_names(load_surface_config("fast"))))
     # a vertex is labelled only where its residue binds
     assert g.y[ag.vertex_residue[ag.y > 0]].all()
     gx, gy = ag.grad_matrices()
     assert gx.shape == (ag.n_vertices, ag.n_vertices) and gx.nnz == gy.nnz
 
 
-def test_ply_export_round_trip(prepared, tmp_path):
-    _, _, _, _, surfaces = prepared
+def test_ply_export_round_trip(prepared_fast, tmp_path):
+    _, _, _, _, surfaces = prepared_fast
     ag = surfaces["1ahw_BA_C"][1]
     prob = np.linspace(0, 1, ag.n_vertices)
     path = write_ply(ag, tmp_path / "ag.ply", {"probability": prob})
@@ -94,20 +96,21 @@ def test_ply_export_round_trip(prepared, tmp_path):
     assert len(back.vertices) == ag.n_vertices
 
 
-def test_rerun_reuses_surfaces(prepared):
-    root, manifest, results, _, _ = prepared
+def test_rerun_reuses_surfaces(prepared_fast):
+    root, manifest, results, _, _ = prepared_fast
     first = {r["complex_id"]: r for r in read_manifest(manifest)}
-    again = prepare([SAMPLE["1ahw_BA_C"]], FeatureConfig(), root, progress=False, surface_cfg=SurfaceConfig())
+    again = prepare([SAMPLE["1ahw_BA_C"]], FeatureConfig(), root, progress=False,
+                    surface_cfg=load_surface_config("fast"))
     assert again[0].surface_status == "cached"
     assert again[0].n_vertices == int(first["1ahw_BA_C"]["n_vertices"])
 
 
-def test_cli_export_ply(prepared, tmp_path):
+def test_cli_export_ply(prepared_fast, tmp_path):
     from click.testing import CliRunner
 
     from absites.cli import cli
 
-    root, manifest, *_ = prepared
+    root, manifest, *_ = prepared_fast
     result = CliRunner().invoke(cli, ["export-ply", "--manifest", str(manifest), "--cache-dir", str(root),
                                       "--ids", "1ahw_BA_C", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
