@@ -43,3 +43,11 @@ class CacheError(AbsitesError):
 
 class FetchError(AbsitesError):
     """Downloading an entry from the PDB failed."""
+
+
+class SurfaceError(AbsitesError):
+    """A surface could not be built (too few atoms, empty or broken mesh)."""
+
+
+class SpectralError(AbsitesError):
+    """The eigen-solve failed its checks (NaN, several zero modes, not M-orthonormal)."""

@@ -24,12 +24,8 @@ import trimesh
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from absites.errors import AbsitesError
+from absites.errors import SurfaceError
 from absites.structure.sasa import atom_radii
-
-
-class SurfaceError(AbsitesError):
-    """A surface could not be built (too few atoms, empty or broken mesh)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,11 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh, splu
 
-from absites.errors import AbsitesError
-
-
-class SpectralError(AbsitesError):
-    """The eigen-solve failed its checks (NaN, several zero modes, not M-orthonormal)."""
+from absites.errors import SpectralError
 
 
 @dataclass(frozen=True, eq=False)
