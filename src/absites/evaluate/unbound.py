@@ -14,14 +14,37 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from Bio.Align import PairwiseAligner
+from joblib import Parallel, delayed
+from scipy.optimize import linear_sum_assignment
 
-from absites.config import FeatureConfig, SurfaceConfig
-from absites.errors import AbsitesError, ChainError
+from absites.config import (
+    CONFIG_DIR,
+    DEFAULT_MODEL_DIR,
+    FeatureConfig,
+    SurfaceConfig,
+    load_data_config,
+    load_feature_config,
+    load_yaml,
+)
+from absites.errors import AbsitesError, ChainError, ConfigError
+from absites.evaluate.bench_config import git_commit, load_benchmark_config, row_configs, run_dir_of
+from absites.evaluate.bench_tables import write_summary_csv
+from absites.graph.build import graph_from_complex
+from absites.metrics import all_metrics
+from absites.predict.run import combine_structures
+from absites.provenance import machine_description
+from absites.structure.complex import ChainRoles, make_complex
+from absites.structure.parse import read_structure
+from absites.structure.roles import detect_antibodies
+from absites.surface.build import complex_surfaces
+from absites.train.run import load_run, train_run
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +87,6 @@ def read_cases(index: str | Path, skipped: list[str] | None = None) -> list[Unbo
 def align_residues(seq_from: str, seq_to: str) -> np.ndarray:
     """For every residue of ``seq_from``, the index of the identical residue of ``seq_to`` it aligns to in a
     global alignment, or -1 (a gap or a different amino acid). Shape ``(len(seq_from),)``."""
-    from Bio.Align import PairwiseAligner
-
     out = np.full(len(seq_from), -1, dtype=np.int64)
     if not seq_from or not seq_to:
         return out
@@ -83,8 +104,6 @@ def align_residues(seq_from: str, seq_to: str) -> np.ndarray:
 def pair_chains(seqs_from: dict[str, str], seqs_to: dict[str, str]) -> list[tuple[str, str, np.ndarray]]:
     """One-to-one chain pairs maximising the identical aligned residues (Hungarian assignment), each with
     its residue map; pairs sharing no residue are dropped."""
-    from scipy.optimize import linear_sum_assignment
-
     a, b = list(seqs_from), list(seqs_to)
     maps = {(x, y): align_residues(seqs_from[x], seqs_to[y]) for x in a for y in b}
     score = np.array([[(maps[x, y] >= 0).sum() for y in b] for x in a], dtype=float)
@@ -104,7 +123,6 @@ class CaseRecords:
 
 
 def _antibody_roles(structure, given: tuple[str, ...]):
-    from absites.structure.roles import detect_antibodies
 
     found = [a for a in detect_antibodies(structure) if a.heavy in given]
     if not found:
@@ -113,9 +131,6 @@ def _antibody_roles(structure, given: tuple[str, ...]):
 
 
 def _complex(case: UnboundCase, state: str):
-    from absites.predict.run import combine_structures
-    from absites.structure.complex import ChainRoles, make_complex
-    from absites.structure.parse import read_structure
 
     ab = read_structure(case.files[f"r_{state}"]).select_chains(case.chains[f"r_{state}"])
     ag = read_structure(case.files[f"l_{state}"]).select_chains(case.chains[f"l_{state}"])
@@ -134,9 +149,6 @@ def case_records(case: UnboundCase, features: FeatureConfig, surfaces: dict[str,
         AbsitesError: a file that cannot be read, an antibody that cannot be numbered, a bound pair not
             in contact, or unbound chains that share no residue with the bound ones.
     """
-    from absites.graph.build import graph_from_complex
-    from absites.surface.build import complex_surfaces
-
     cx = {s: _complex(case, s) for s in ("b", "u")}
     bound = graph_from_complex(cx["b"], features)
     unbound = graph_from_complex(cx["u"], features, require_contact=False)
@@ -217,9 +229,6 @@ def is_unbound_config(raw: dict) -> bool:
 def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
     """``configs/bench/<name>.yaml`` (or a path) with ``kind: unbound``; its sources' benchmark configs and
     rows are checked to exist."""
-    from absites.config import CONFIG_DIR, load_yaml
-    from absites.errors import ConfigError
-
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
@@ -230,8 +239,6 @@ def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
 
 
 def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
-    from absites.errors import ConfigError
-    from absites.evaluate.bench_config import load_benchmark_config
 
     allowed = {"kind", "title", "note", "cases", "sources", "shipped", "data", "features"}
     unknown = sorted(set(raw) - allowed)
@@ -274,9 +281,6 @@ def _build_case(case, features, surfaces):
 def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredRun], list[str]]:
     """The runs to score: every seed of every source row with a checkpoint (baseline runs missing one
     are trained here, in seconds; missing network runs are listed, not trained), plus the shipped models."""
-    from absites.config import load_data_config, load_feature_config
-    from absites.evaluate.bench_config import load_benchmark_config, row_configs, run_dir_of
-
     runs, missing = [], []
     for src in cfg.sources:
         bench = load_benchmark_config(src.bench)
@@ -286,8 +290,6 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
                 has = (run_dir / "best.pt").exists() or (run_dir / "baseline.joblib").exists()
                 model, training, surface = row_configs(bench, row, seed, 1)
                 if not has and model.is_baseline:
-                    from absites.train.run import train_run
-
                     log.info("training missing baseline run %s", run_dir)
                     train_run(model, training, load_data_config(bench.data), load_feature_config(bench.features),
                               surface, run_dir, workers=1, train_split=bench.splits["train"],
@@ -298,17 +300,12 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
                 else:
                     missing.append(f"{bench.name}/{row.label} seed {seed}")
     if cfg.shipped:
-        from absites.predict.run import DEFAULT_MODEL_DIR
-
         runs.append(ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope"))
     return runs, missing
 
 
 def score_run(run: ScoredRun, records: dict[str, CaseRecords]) -> dict:
     """Pooled bound and unbound metrics of one run over the cases (the run's validation thresholds)."""
-    from absites.metrics import all_metrics
-    from absites.train.run import load_run
-
     out: dict = {"label": run.label, "seed": run.seed}
     cache: dict[Path, tuple] = {}
     for task, run_dir in (("paratope", run.paratope_run), ("epitope", run.epitope_run)):
@@ -337,7 +334,6 @@ def score_run(run: ScoredRun, records: dict[str, CaseRecords]) -> dict:
 
 
 def _surface_configs(runs: list[ScoredRun]) -> dict[str, SurfaceConfig]:
-    from absites.train.run import load_run
 
     out = {}
     for run in runs:
@@ -355,12 +351,6 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     every case; write ``results/<name>/table.md``, ``table.csv``, ``cases.csv`` and ``runs.json``.
 
     Resumable: rows already in ``runs.json`` for the same (model, seed) and the same cases are kept."""
-    import json
-
-    from joblib import Parallel, delayed
-
-    from absites.config import load_data_config, load_feature_config
-
     data, features = load_data_config(cfg.data), load_feature_config(cfg.features)
     out_dir = Path(out_root) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -404,10 +394,6 @@ UNBOUND_METRICS = {"paratope": ("auprc", "auroc", "mcc"), "epitope": ("auroc", "
 
 def write_unbound_tables(cfg: UnboundBenchConfig, rows: list[dict], counts: dict[str, dict], skipped: list[str],
                          missing: list[str], out_dir: Path, command: str = "") -> list[Path]:
-    from absites.evaluate.bench_config import git_commit
-    from absites.evaluate.bench_tables import write_summary_csv
-    from absites.provenance import machine_description
-
     labels = list(dict.fromkeys(r["label"] for r in rows))
     summary = []
     for label in labels:
