@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from absites.evaluate.bench_records import JobRecord
+
 SETTINGS = ("upstream", "balanced", "downstream")
 
 
@@ -28,10 +30,10 @@ def _epochs_to_reach(history: list[dict[str, float]], target: float) -> int | No
     return None
 
 
-def ablation_rows(bench, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_label: dict[str, dict[int, dict[str, Any]]] = {}
+def ablation_rows(bench, records: list[JobRecord]) -> list[dict[str, Any]]:
+    by_label: dict[str, dict[int, JobRecord]] = {}
     for r in records:
-        by_label.setdefault(r["label"], {})[r["seed"]] = r
+        by_label.setdefault(r.label, {})[r.seed] = r
     out = []
     for family, variants in bench.init_ablation.items():
         labels = {"balanced": family, **variants}
@@ -40,18 +42,18 @@ def ablation_rows(bench, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             recs = by_label.get(labels[setting], {})
             reach, best, para, epi, seeds = [], [], [], [], []
             for seed, rec in sorted(recs.items()):
-                hist = rec.get("history") or []
-                base = balanced.get(seed, {}).get("history") or []
+                hist = rec.history
+                base = balanced[seed].history if seed in balanced else []
                 if not hist or not base:
                     continue
                 seeds.append(seed)
                 reach.append(_epochs_to_reach(hist, max(h["score"] for h in base)))
                 best.append(max(h["score"] for h in hist))
-                para.append(rec["test_metrics"]["paratope"]["auprc"])
-                epi.append(rec["test_metrics"]["epitope"]["auroc"])
+                para.append(rec.test_metric("paratope", "auprc"))
+                epi.append(rec.test_metric("epitope", "auroc"))
             reached = [x for x in reach if x is not None]
             out.append({"family": family, "setting": setting, "row": labels[setting],
-                        "params": (recs[next(iter(recs))]["params"] if recs else {}), "n_seeds": len(seeds),
+                        "params": (recs[next(iter(recs))].params if recs else {}), "n_seeds": len(seeds),
                         "reached": len(reached),
                         "epochs_to_reach_mean": float(np.mean(reached)) if reached else float("nan"),
                         "best_val_score_mean": float(np.mean(best)) if best else float("nan"),
@@ -60,7 +62,7 @@ def ablation_rows(bench, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "test_paratope_auprc_std": float(np.std(para, ddof=1)) if len(para) > 1 else float("nan"),
                         "test_epitope_auroc_mean": float(np.mean(epi)) if epi else float("nan"),
                         "test_epitope_auroc_std": float(np.std(epi, ddof=1)) if len(epi) > 1 else float("nan"),
-                        "curves": [recs[s]["history"] for s in seeds]})
+                        "curves": [recs[s].history for s in seeds]})
     return out
 
 

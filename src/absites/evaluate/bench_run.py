@@ -34,6 +34,7 @@ from absites.evaluate.bench_config import (
     run_dir_of,
     surface_names,
 )
+from absites.evaluate.bench_records import JobRecord, read_record, write_record
 from absites.evaluate.bench_tables import write_tables
 from absites.provenance import machine_description
 
@@ -76,7 +77,7 @@ def _test_run(bench: BenchmarkConfig, run_dir: Path) -> tuple[dict[str, Any], di
 
 
 def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_dir: Path, threads: int = 1,
-            command: str = "", fresh: bool = False) -> dict[str, Any]:
+            command: str = "", fresh: bool = False) -> JobRecord:
     """Train one (row, seed), test it, write its JSON record. Errors are recorded, not raised.
 
     An interrupted training continues from its ``last.pt``; ``fresh`` starts it over."""
@@ -86,12 +87,11 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
 
     torch.set_num_threads(max(1, threads))
     row = bench.row(label)
-    record: dict[str, Any] = {"benchmark": bench.name, "label": label, "model": row.model, "seed": seed,
-                              "surface": row.surface, "params": row.params, "commit": git_commit(),
-                              "machine": machine_description(), "threads": threads, "command": command,
-                              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    record = JobRecord(benchmark=bench.name, label=label, model=row.model, seed=seed, surface=row.surface,
+                       params=row.params, commit=git_commit(), machine=machine_description(), threads=threads,
+                       command=command,
+                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     path = job_path(out_dir, label, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         model, training, surface = row_configs(bench, row, seed, max(1, threads))
         data, features = load_data_config(bench.data), load_feature_config(bench.features)
@@ -104,7 +104,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
         meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
         history = (json.loads((run_dir / "best.json").read_text())["history"]
                    if (run_dir / "best.json").exists() else [])
-        record.update({
+        record = dataclasses.replace(record, **{
             "status": "ok", "training": dataclasses.asdict(training), "model_params": model.params,
             "n_train": meta["data"]["n_train"], "n_val": meta["data"]["n_val"], "n_test": test["n_complexes"],
             "skipped": meta.get("skipped", []) + test["skipped"],
@@ -116,14 +116,12 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
             "curves": curves,
         })
     except AbsitesError as exc:
-        record.update({"status": "failed", "error": str(exc)})
+        record = dataclasses.replace(record, status="failed", error=str(exc))
         log.error("bench %s %s seed %d failed: %s", bench.name, label, seed, exc)
     except Exception as exc:  # a bug or a library failure (e.g. out of memory): recorded, the others carry on
         log.exception("bench %s %s seed %d failed unexpectedly", bench.name, label, seed)
-        record.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=float))
-    tmp.replace(path)
+        record = dataclasses.replace(record, status="failed", error=f"{type(exc).__name__}: {exc}")
+    write_record(path, record)
     return record
 
 
@@ -180,7 +178,7 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     _complete_records(bench, out_dir, runs_dir)
     todo = [(r.label, s) for s in seeds for r in rows
             if force or not job_path(out_dir, r.label, s).exists()
-            or json.loads(job_path(out_dir, r.label, s).read_text()).get("status") != "ok"]
+            or not read_record(job_path(out_dir, r.label, s)).ok]
     log.info("bench %s: %d jobs to run (%d rows × %d seeds asked)", bench.name, len(todo), len(rows), len(seeds))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     if todo:
@@ -200,25 +198,24 @@ def _complete_records(bench: BenchmarkConfig, out_dir: Path, runs_dir: Path) -> 
     from best.json, and ROC / PR points recomputed from the checkpoint (test predictions are
     deterministic, so the metrics stay as recorded; only the curve points are redone)."""
     for path in sorted((out_dir / "runs").glob("*/seed*.json")):
-        rec = json.loads(path.read_text())
-        if rec.get("status") != "ok":
+        rec = read_record(path)
+        if not rec.ok:
             continue
-        run_dir = run_dir_of(runs_dir, bench.name, rec["label"], rec["seed"])
+        run_dir = run_dir_of(runs_dir, bench.name, rec.label, rec.seed)
         changed = False
-        if "history" not in rec:
-            best = run_dir / "best.json"
-            rec["history"] = json.loads(best.read_text())["history"] if best.exists() else []
+        if not rec.history and (run_dir / "best.json").exists():
+            rec.history = json.loads((run_dir / "best.json").read_text())["history"]
             changed = True
-        stale = any(c and c.get("version") != CURVES_VERSION for c in rec.get("curves", {}).values())
+        stale = any(c and c.get("version") != CURVES_VERSION for c in rec.curves.values())
         if stale and run_dir.exists():
             test, curves = _test_run(bench, run_dir)
             # same checkpoint, same data: the recorded metrics must come back, else the curves are not this run's
-            if all(np.isclose(test["metrics"][t]["auroc"], rec["test_metrics"][t]["auroc"], atol=1e-6)
+            if all(np.isclose(test["metrics"][t]["auroc"], rec.test_metric(t, "auroc"), atol=1e-6)
                    for t in BENCH_TASKS):
-                rec["curves"] = curves
+                rec.curves = curves
                 changed = True
             else:
                 log.warning("%s: the run does not reproduce the recorded test metrics; its curves stay out of the "
                             "figures (re-run the job with --force)", path)
         if changed:
-            path.write_text(json.dumps(rec, indent=1, default=float))
+            write_record(path, rec)

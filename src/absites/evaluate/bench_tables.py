@@ -16,6 +16,8 @@ import numpy as np
 from absites.config import load_model_config
 from absites.errors import AbsitesError
 from absites.evaluate.ablation import write_init_ablation
+from absites.evaluate.bench_records import JobRecord
+from absites.evaluate.bench_records import load_records as read_records
 from absites.evaluate.bench_config import (
     BENCH_TASKS,
     CURVE_POINTS,
@@ -26,13 +28,8 @@ from absites.evaluate.bench_config import (
 )
 
 
-def load_records(bench: BenchmarkConfig, out_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((out_dir / "runs").glob("*/seed*.json")):
-        rec = json.loads(path.read_text())
-        if rec.get("benchmark") == bench.name:
-            records.append(rec)
-    return records
+def load_records(bench: BenchmarkConfig, out_dir: Path) -> list[JobRecord]:
+    return read_records(bench.name, out_dir)
 
 
 def _fmt(values: list[float], digits: int = 3) -> str:
@@ -44,39 +41,39 @@ def _fmt(values: list[float], digits: int = 3) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
-def summarise(bench: BenchmarkConfig, records: list[dict[str, Any]], prep: dict[str, float]) -> list[dict[str, Any]]:
+def summarise(bench: BenchmarkConfig, records: list[JobRecord], prep: dict[str, float]) -> list[dict[str, Any]]:
     """One summary dict per (row, task): mean / std over seeds of every metric and time."""
     out = []
     for row in bench.rows:
-        recs = [r for r in records if r["label"] == row.label and r.get("status") == "ok"]
+        recs = [r for r in records if r.label == row.label and r.ok]
         if not recs:
             continue
         surface_key = f"surface:{row.surface or 'default'}" if load_model_config(row.model).needs_surfaces else None
         prep_s = prep.get(surface_key or "graph", float("nan"))  # a surface record's time includes its graph
         for task in BENCH_TASKS:
             entry: dict[str, Any] = {"benchmark": bench.name, "model": row.label, "task": task,
-                                     "n_seeds": len(recs), "seeds": " ".join(str(r["seed"]) for r in recs)}
+                                     "n_seeds": len(recs), "seeds": " ".join(str(r.seed) for r in recs)}
             for col, key, _ in TABLE_METRICS:
-                values = [r["test_metrics"][task].get(key, float("nan")) for r in recs]
+                values = [r.test_metric(task, key) for r in recs]
                 entry[f"{col}_values"] = values
                 entry[f"{col}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
                 entry[f"{col}_std"] = float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else float("nan")
-            n_test = [r["n_test"] for r in recs]
+            n_test = [r.n_test for r in recs]
             entry.update({
                 "prep_seconds_per_complex": prep_s,
-                "train_seconds": float(np.mean([r["train_seconds"] for r in recs])),
-                "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in recs])),
-                "best_epoch": float(np.mean([r["best_epoch"] for r in recs])),
-                "inference_seconds_per_complex": float(np.mean([r["inference_seconds"] / max(1, n)
+                "train_seconds": float(np.mean([r.train_seconds for r in recs])),
+                "seconds_per_epoch": float(np.mean([r.seconds_per_epoch for r in recs])),
+                "best_epoch": float(np.mean([r.best_epoch for r in recs])),
+                "inference_seconds_per_complex": float(np.mean([r.inference_seconds / max(1, n)
                                                                 for r, n in zip(recs, n_test)])),
-                "n_train": recs[0]["n_train"], "n_val": recs[0]["n_val"], "n_test": recs[0]["n_test"],
-                "commits": " ".join(sorted({r["commit"] for r in recs})),
+                "n_train": recs[0].n_train, "n_val": recs[0].n_val, "n_test": recs[0].n_test,
+                "commits": " ".join(sorted({r.commit for r in recs})),
             })
             out.append(entry)
     return out
 
 
-def _figures(bench: BenchmarkConfig, records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def _figures(bench: BenchmarkConfig, records: list[JobRecord], out_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,15 +87,15 @@ def _figures(bench: BenchmarkConfig, records: list[dict[str, Any]], out_dir: Pat
         for ax, task in zip(np.atleast_1d(axes), BENCH_TASKS):
             prevalence = []
             for row in bench.rows:
-                curves = [r["curves"][task] for r in records if r["label"] == row.label and r.get("status") == "ok"
-                          and r["curves"].get(task, {}).get("version") == CURVES_VERSION]
+                curves = [r.curves[task] for r in records if r.label == row.label and r.ok
+                          and r.curves.get(task, {}).get("version") == CURVES_VERSION]
                 if not curves:
                     continue
                 mean = np.mean([c[key] for c in curves], axis=0)
                 prevalence += [c["prevalence"] for c in curves]
                 metric = "auroc" if kind == "roc" else "auprc"
-                values = [r["test_metrics"][task][metric] for r in records
-                          if r["label"] == row.label and r.get("status") == "ok"]
+                values = [r.test_metric(task, metric) for r in records
+                          if r.label == row.label and r.ok]
                 colour = plt.get_cmap("tab20")(bench.rows.index(row) % 20)  # one colour per row, 20 rows apart
                 ax.plot(grid, mean, lw=1.5, color=colour, label=f"{row.label} ({np.mean(values):.3f}, n={len(curves)})")
             if kind == "roc":
@@ -120,7 +117,7 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
     """``table.csv``, ``table.md``, ``roc.png``, ``pr.png`` from the job records under ``out_dir/runs``."""
     out_dir = Path(out_dir)
     records = load_records(bench, out_dir)
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [r for r in records if r.ok]
     if not ok:
         raise AbsitesError(f"bench {bench.name}: no finished job under {out_dir / 'runs'}")
     prep_file = out_dir / "preparation.json"
@@ -137,18 +134,18 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
         for entry in summary:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in entry.items()})
     first = ok[0]
-    commands = list(dict.fromkeys(r.get("command") or f"absites bench {bench.name}"
-                                  for r in sorted(ok, key=lambda r: r.get("date", ""))))
+    commands = list(dict.fromkeys(r.command or f"absites bench {bench.name}"
+                                  for r in sorted(ok, key=lambda r: r.date)))
     lines = [f"# {bench.title}", "",
              f"Benchmark `{bench.name}` (configs/bench/{bench.name}.yaml). Produced by "
              + ", then ".join(f"`{c}`" for c in commands) + " (a rerun only runs the missing jobs); tables "
              "written from the job records in `runs/`; not edited by hand.", "",
-             f"* Splits: train = {bench.splits['train'].describe()} ({first['n_train']} complexes), "
-             f"val (early stopping, thresholds) = {bench.splits['val'].describe()} ({first['n_val']}), "
-             f"test = {bench.splits['test'].describe()} ({first['n_test']}).",
-             f"* Commit(s): {', '.join(sorted({r['commit'] for r in ok}))}; machine: {first['machine']}; "
-             f"{first['threads']} torch thread(s) per job; dates {min(r['date'] for r in ok)[:10]}"
-             f"–{max(r['date'] for r in ok)[:10]}.",
+             f"* Splits: train = {bench.splits['train'].describe()} ({first.n_train} complexes), "
+             f"val (early stopping, thresholds) = {bench.splits['val'].describe()} ({first.n_val}), "
+             f"test = {bench.splits['test'].describe()} ({first.n_test}).",
+             f"* Commit(s): {', '.join(sorted({r.commit for r in ok}))}; machine: {first.machine}; "
+             f"{first.threads} torch thread(s) per job; dates {min(r.date for r in ok)[:10]}"
+             f"–{max(r.date for r in ok)[:10]}.",
              f"* Seeds asked: {', '.join(map(str, bench.seeds))}. Training budget: "
              + "; ".join(f"{k} networks {', '.join(f'{a}={b}' for a, b in v.items())}" for k, v in bench.budget.items())
              + ".",
@@ -160,9 +157,9 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
              ]
     if bench.note:
         lines += ["", bench.note.strip()]
-    failed = [r for r in records if r.get("status") != "ok"]
+    failed = [r for r in records if not r.ok]
     if failed:
-        lines += ["", "Failed jobs: " + "; ".join(f"{r['label']} seed {r['seed']}: {r.get('error', '?')}"
+        lines += ["", "Failed jobs: " + "; ".join(f"{r.label} seed {r.seed}: {r.error or '?'}"
                                                   for r in failed)]
     for task in BENCH_TASKS:
         rows = [e for e in summary if e["task"] == task]

@@ -62,8 +62,8 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
     from absites.train.run import load_run
 
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
-    finished = [r for r in load_records(bench, Path(out_root) / bench.name) if r.get("status") == "ok"]
-    records = [r for r in finished if labels is None or r["label"] in labels]
+    finished = [r for r in load_records(bench, Path(out_root) / bench.name) if r.ok]
+    records = [r for r in finished if labels is None or r.label in labels]
     if not records:
         raise AbsitesError(f"bench {bench.name}: no finished job to test for robustness; run absites bench first")
     spec = bench.splits["test"]
@@ -74,31 +74,31 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
     # rows of other models / σ from earlier calls stay, as long as their job record is unchanged
     done = {} if force else _reusable_rows(out_dir / "runs.json", finished)
     for sigma in sigmas:
-        todo = [r for r in records if (r["label"], r["seed"], sigma) not in done]
+        todo = [r for r in records if (r.label, r.seed, sigma) not in done]
         if not todo:
             continue
         log.info("σ=%s: %d runs to evaluate, %d kept from runs.json", sigma, len(todo), len(records) - len(todo))
         # noisy surfaces only for the configs the runs still to evaluate read
-        surface_names = sorted({r["surface"] or "default" for r in todo if load_model_config(r["model"]).needs_surfaces})
+        surface_names = sorted({r.surface or "default" for r in todo if load_model_config(r.model).needs_surfaces})
         graphs, surfaces, skipped = noisy_records(entries, features, surface_names, sigma)
         if skipped:
             log.warning("σ=%s: %d skipped: %s", sigma, len(skipped), "; ".join(skipped))
         for rec in todo:
-            run_dir = run_dir_of(runs_root, bench.name, rec["label"], rec["seed"])
+            run_dir = run_dir_of(runs_root, bench.name, rec.label, rec.seed)
             predict_fn, _, thresholds = load_run(run_dir)
-            needs = load_model_config(rec["model"]).needs_surfaces
-            surf = surfaces[rec["surface"] or "default"] if needs else None
+            needs = load_model_config(rec.model).needs_surfaces
+            surf = surfaces[rec.surface or "default"] if needs else None
             kept = [g for g in graphs if surf is None or g.complex_id in surf]
             metrics = evaluate(kept, predict_fn(kept, surf), thresholds)
-            row = {"label": rec["label"], "seed": rec["seed"], "sigma": sigma, "n_test": len(kept)}
+            row = {"label": rec.label, "seed": rec.seed, "sigma": sigma, "n_test": len(kept)}
             for task in BENCH_TASKS:
                 for m in NOISE_METRICS:
-                    row[f"{task}_{m}_clean"] = rec["test_metrics"][task].get(m, float("nan"))
+                    row[f"{task}_{m}_clean"] = rec.test_metric(task, m)
                     row[f"{task}_{m}_noisy"] = metrics[task].get(m, float("nan"))
-            done[(rec["label"], rec["seed"], sigma)] = row
-            log.info("σ=%s %s seed %s done", sigma, rec["label"], rec["seed"])
+            done[(rec.label, rec.seed, sigma)] = row
+            log.info("σ=%s %s seed %s done", sigma, rec.label, rec.seed)
             (out_dir / "runs.json").write_text(json.dumps(list(done.values()), indent=1))  # survives a stop
-    order = {(r["label"], r["seed"]): i for i, r in enumerate(finished)}
+    order = {(r.label, r.seed): i for i, r in enumerate(finished)}
     rows = sorted(done.values(), key=lambda r: (r["sigma"], order[(r["label"], r["seed"])]))
     (out_dir / "runs.json").write_text(json.dumps(rows, indent=1))
     return write_robustness_tables(bench, rows, out_dir, command)
@@ -113,12 +113,12 @@ def _reusable_rows(path: Path, records: list[dict[str, Any]]) -> dict[tuple[str,
     except json.JSONDecodeError:
         log.warning("%s is not valid JSON; evaluating every run again", path)
         return {}
-    by_job = {(r["label"], r["seed"]): r for r in records}
+    by_job = {(r.label, r.seed): r for r in records}
     kept = {}
     for row in old_rows:
         rec = by_job.get((row.get("label"), row.get("seed")))
         if rec is not None and all(np.isclose(row.get(f"{task}_{m}_clean", np.nan),
-                                              rec["test_metrics"][task].get(m, np.nan), equal_nan=True)
+                                              rec.test_metric(task, m), equal_nan=True)
                                    for task in BENCH_TASKS for m in NOISE_METRICS):
             kept[(row["label"], row["seed"], row["sigma"])] = row
     return kept
