@@ -21,6 +21,9 @@ from absites.config import FeatureConfig, SurfaceConfig
 from absites.data.cache import SURFACE_RECORD_VERSION, RecordCache, file_digest, record_key
 from absites.data.index import ComplexEntry
 from absites.errors import AbsitesError
+from absites.graph.build import ResidueGraph, graph_from_complex
+from absites.structure.complex import load_complex
+from absites.surface.build import ProteinSurface, complex_surfaces
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,6 @@ def noisy_records(entry: ComplexEntry, features: FeatureConfig, sigma: float, se
     Raises:
         AbsitesError: the entry cannot be prepared, or noise changed its residue count.
     """
-    from absites.graph.build import graph_from_complex
-    from absites.structure.complex import load_complex
-    from absites.surface.build import complex_surfaces
-
     cid = noisy_id(entry.complex_id, sigma) if rename else entry.complex_id
     clean_complex = load_complex(entry.path, entry.roles, cid)
     clean = graph_from_complex(clean_complex, features)
@@ -67,9 +66,6 @@ def noisy_records(entry: ComplexEntry, features: FeatureConfig, sigma: float, se
 def _cached_copy(entry: ComplexEntry, features: FeatureConfig, sigma: float, seed: int,
                  surface: SurfaceConfig | None, cache_root: str):
     """(graph, surfaces or None, reason) of one training copy, from the cache when there."""
-    from absites.graph.build import ResidueGraph
-    from absites.surface.build import ProteinSurface
-
     try:
         params = {"roles": entry.roles.key(), "complex_id": entry.complex_id, **features.as_dict(),
                   "noise": sigma, "noise_seed": seed, "surface": surface.as_dict() if surface else None}

@@ -37,6 +37,9 @@ from absites.evaluate.bench_config import (
 from absites.evaluate.bench_records import JobRecord, read_record, write_record
 from absites.evaluate.bench_tables import write_tables
 from absites.provenance import machine_description
+from absites.data.prepare import prepare
+from absites.metrics import evaluate, gather
+from absites.train.run import load_split, predict_on_split, train_run
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,6 @@ def _curves(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
 
 def _test_run(bench: BenchmarkConfig, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(test summary: metrics, counts, inference seconds; ROC / PR curve points per task) of a trained run."""
-    from absites.metrics import evaluate, gather
-    from absites.train.run import predict_on_split
-
     part, preds, thresholds, seconds = predict_on_split(run_dir, bench.splits["test"], load_data_config(bench.data),
                                                         workers=1)
     curves = {}
@@ -83,7 +83,6 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
     An interrupted training continues from its ``last.pt``; ``fresh`` starts it over."""
     import torch
 
-    from absites.train.run import train_run
 
     torch.set_num_threads(max(1, threads))
     row = bench.row(label)
@@ -129,8 +128,6 @@ def measure_preparation(bench: BenchmarkConfig, n: int = 3) -> dict[str, float]:
     """Median seconds per complex to build records from scratch (one process), for the first ``n``
     test complexes: residue graph (parse, numbering, labels, SASA, graph), and graph + surfaces for
     each surface config."""
-    from absites.data.prepare import prepare
-
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     spec = bench.splits["test"]
     entries = read_index(data.data_root() / data.index, split=spec.value, split_column=spec.column,
@@ -155,7 +152,6 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     """Run every missing (row, seed) job of a benchmark, then write its tables and figures."""
     from joblib import Parallel, delayed
 
-    from absites.train.run import load_split
 
     out_dir = Path(out_root) / bench.name
     out_dir.mkdir(parents=True, exist_ok=True)

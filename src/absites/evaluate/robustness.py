@@ -25,6 +25,8 @@ from absites.evaluate.bench_config import BENCH_TASKS, BenchmarkConfig, git_comm
 from absites.evaluate.bench_tables import load_records, write_summary_csv
 from absites.provenance import machine_description
 from absites.metrics import evaluate
+from absites.data.augment import noisy_records as one_copy
+from absites.train.run import load_run
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,6 @@ NOISE_METRICS = ("auroc", "auprc", "mcc_at_val")
 
 def noisy_records(entries, features, surface_names: list[str], sigma: float, seed: int = 0):
     """(graphs, {surface config name: {complex id: (ab, ag) surfaces}}, skipped) for the perturbed entries."""
-    from absites.data.augment import noisy_records as one_copy
-
     graphs, surfaces, skipped = [], {name: {} for name in surface_names}, []
     configs = {name: load_surface_config(name) for name in surface_names}
     for entry in entries:
@@ -59,8 +59,6 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
     (other models and σ included), so a rerun after new benchmark rows only evaluates those; ``force``
     evaluates the selected runs again.
     """
-    from absites.train.run import load_run
-
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     finished = [r for r in load_records(bench, Path(out_root) / bench.name) if r.ok]
     records = [r for r in finished if labels is None or r.label in labels]

@@ -32,8 +32,11 @@ from scipy.spatial import cKDTree
 
 from absites.config import FeatureConfig
 from absites.structure.complex import ROLES, Complex
-from absites.structure.numbering import CDR_NAMES, AntibodyAnnotation
-from absites.structure.residues import VOCAB, meiler_table, MEILER_NAMES
+from absites.structure.labels import interface_labels
+from absites.structure.labels import require_contact as check_contact
+from absites.structure.numbering import CDR_NAMES, AntibodyAnnotation, annotate_antibody
+from absites.structure.residues import MEILER_NAMES, VOCAB, meiler_table
+from absites.structure.sasa import residue_rsa
 
 FEATURE_NAMES: tuple[str, ...] = (
     tuple(f"aa_{a}" for a in VOCAB)
@@ -60,7 +63,6 @@ class ResidueGraph:
             ``(C, 1)`` float32 distance Å.
         res_chain, res_icode, res_name, numbering: ``(R,)`` str; res_seqnum: ``(R,)`` int64.
     """
-
     complex_id: str
     x: np.ndarray
     pos: np.ndarray
@@ -202,8 +204,6 @@ def build_residue_graph(
 
 def protein_rsa(complex_: Complex, n_points: int = 100) -> np.ndarray:
     """Relative SASA of each residue within its own protein (antibody alone, antigen alone). Shape ``(R,)``."""
-    from absites.structure.sasa import residue_rsa
-
     s = complex_.structure
     rsa = np.zeros(s.n_residues, dtype=np.float32)
     for mask in (complex_.is_antibody, complex_.is_antigen):
@@ -229,10 +229,6 @@ def graph_from_complex(complex_: Complex, cfg: FeatureConfig, require_contact: b
         NumberingError: an antibody chain cannot be numbered (and not ``allow_unnumbered``).
         NoContactError: ``require_contact`` and the proteins do not touch.
     """
-    from absites.structure.labels import interface_labels
-    from absites.structure.labels import require_contact as check_contact
-    from absites.structure.numbering import annotate_antibody
-
     annotation = annotate_antibody(complex_, cfg.cdr_definition, cfg.cdr_flank, allow_unnumbered)
     labels = interface_labels(complex_, cfg.contact_cutoff_angstrom)
     if require_contact:
