@@ -349,15 +349,16 @@ def bench(benchmark, jobs, models, seeds, out_root, runs_root, force, tables_onl
     results/BENCHMARK/table.md, table.csv, roc.png, pr.png. Finished jobs are kept; re-running resumes.
 
     docking-unbound scores the trained runs of the benchmarks it names on bound and unbound inputs."""
-    from absites.config import CONFIG_DIR, PROJECT_ROOT, load_yaml
-    from absites.evaluate.benchmark import load_benchmark_config, run_benchmark, write_tables
-    from absites.evaluate.unbound import is_unbound_config, load_unbound_config, run_unbound
+    from absites.config import PROJECT_ROOT, load_yaml
+    from absites.evaluate.benchmark import bench_config_path, load_benchmark_config, run_benchmark, write_tables
+    from absites.evaluate.unbound import is_unbound_config, run_unbound, unbound_config
 
     out_root = out_root or PROJECT_ROOT / "results"
-    path = Path(benchmark) if Path(benchmark).suffix else CONFIG_DIR / "bench" / f"{benchmark}.yaml"
-    if is_unbound_config(load_yaml(path)):  # scores the trained runs of other benchmarks, bound vs unbound
+    path = bench_config_path(benchmark)
+    raw = load_yaml(path)
+    if is_unbound_config(raw):  # scores the trained runs of other benchmarks, bound vs unbound
         argv = sys.argv[sys.argv.index("bench"):] if "bench" in sys.argv else ["bench", benchmark]
-        out = run_unbound(load_unbound_config(path), out_root,
+        out = run_unbound(unbound_config(path.stem, raw, path), out_root,
                           runs_root or PROJECT_ROOT / "runs" / "bench", jobs, "absites " + " ".join(argv), force)
         for p in (out / "table.md", out / "table.csv", out / "cases.csv"):
             click.echo(str(p))

@@ -70,10 +70,14 @@ class BenchmarkConfig:
         raise ConfigError(f"bench {self.name}: no row {label!r}; rows: {', '.join(r.label for r in self.rows)}")
 
 
-def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
+def bench_config_path(name_or_path: str | Path) -> Path:
+    """``configs/bench/<name>.yaml`` for a bare name, else the path given (either kind of benchmark)."""
     path = Path(name_or_path)
-    if not path.suffix:
-        path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
+    return path if path.suffix else CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
+
+
+def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
+    path = bench_config_path(name_or_path)
     raw = load_yaml(path)
     if raw.get("kind") == "unbound":
         raise ConfigError(f"{path}: an unbound benchmark (kind: unbound): read it with "

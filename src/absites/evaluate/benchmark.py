@@ -14,6 +14,7 @@ from absites.evaluate.bench_config import (  # noqa: F401
     TABLE_METRICS,
     BenchmarkConfig,
     BenchRow,
+    bench_config_path,
     git_commit,
     job_path,
     load_benchmark_config,

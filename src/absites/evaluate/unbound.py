@@ -25,7 +25,6 @@ from joblib import Parallel, delayed
 from scipy.optimize import linear_sum_assignment
 
 from absites.config import (
-    CONFIG_DIR,
     DEFAULT_MODEL_DIR,
     FeatureConfig,
     SurfaceConfig,
@@ -34,7 +33,13 @@ from absites.config import (
     load_yaml,
 )
 from absites.errors import AbsitesError, ChainError, ConfigError
-from absites.evaluate.bench_config import git_commit, load_benchmark_config, row_configs, run_dir_of
+from absites.evaluate.bench_config import (
+    bench_config_path,
+    git_commit,
+    load_benchmark_config,
+    row_configs,
+    run_dir_of,
+)
 from absites.evaluate.bench_tables import write_summary_csv
 from absites.graph.build import graph_from_complex
 from absites.metrics import all_metrics
@@ -229,9 +234,7 @@ def is_unbound_config(raw: dict) -> bool:
 def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
     """``configs/bench/<name>.yaml`` (or a path) with ``kind: unbound``; its sources' benchmark configs and
     rows are checked to exist."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
+    path = bench_config_path(name_or_path)
     raw = load_yaml(path)
     if not is_unbound_config(raw):
         raise ConfigError(f"{path}: not an unbound benchmark (kind: unbound)")
@@ -239,7 +242,6 @@ def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
 
 
 def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
-
     allowed = {"kind", "title", "note", "cases", "sources", "shipped", "data", "features"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -265,7 +267,6 @@ class ScoredRun:
     seed: int
     paratope_run: Path
     epitope_run: Path
-    n_train: int | str = ""
 
 
 def _build_case(case, features, surfaces):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from absites import registry
 from absites.config import DEFAULT_MODEL_DIR, FeatureConfig, SurfaceConfig
 from absites.errors import AbsitesError, ChainError
 from absites.structure.complex import ChainRoles, Complex, make_complex
@@ -48,8 +49,6 @@ class TaskModel:
     def partner_free(self) -> bool:
         """Whether the model scores a protein from that protein alone (the baselines: per-residue and
         within-protein neighbourhood features); networks read the partner through their cross layers."""
-        from absites import registry
-
         name = self.meta.get("model")
         return name in registry.REGISTRY and registry.get(name).partner_free
 
