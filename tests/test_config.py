@@ -26,10 +26,14 @@ def test_every_config_loads(path):
 
     from absites.config import load_yaml
     from absites.evaluate.benchmark import load_benchmark_config
+    from absites.evaluate.bench_compare import is_compare_config, load_compare_config
     from absites.evaluate.unbound import is_unbound_config, load_unbound_config
 
     def bench(p):
-        return (load_unbound_config if is_unbound_config(load_yaml(p)) else load_benchmark_config)(p)
+        raw = load_yaml(p)
+        if is_compare_config(raw):
+            return load_compare_config(p)
+        return (load_unbound_config if is_unbound_config(raw) else load_benchmark_config)(p)
 
     loader = {"features": load_feature_config, "data": load_data_config, "surface": load_surface_config,
               "model": load_model_config, "training": load_training_config, "bench": bench}[path.parent.name]

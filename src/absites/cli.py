@@ -348,14 +348,20 @@ def bench(benchmark, jobs, models, seeds, out_root, runs_root, force, tables_onl
     """Run a benchmark (configs/bench/BENCHMARK.yaml: gep, pecan, docking): every model x seed, then
     results/BENCHMARK/table.md, table.csv, roc.png, pr.png. Finished jobs are kept; re-running resumes.
 
-    docking-unbound scores the trained runs of the benchmarks it names on bound and unbound inputs."""
+    docking-unbound scores the trained runs of the benchmarks it names on bound and unbound inputs;
+    data-effect puts the records of benchmarks trained on different pools side by side."""
     from absites.config import PROJECT_ROOT, load_yaml
     from absites.evaluate.benchmark import bench_config_path, load_benchmark_config, run_benchmark, write_tables
+    from absites.evaluate.bench_compare import compare_config, is_compare_config, write_compare
     from absites.evaluate.unbound import is_unbound_config, run_unbound, unbound_config
 
     out_root = out_root or PROJECT_ROOT / "results"
     path = bench_config_path(benchmark)
     raw = load_yaml(path)
+    if is_compare_config(raw):  # reads other benchmarks' records side by side; trains nothing
+        for p in write_compare(compare_config(path.stem, raw, path), out_root, f"absites bench {benchmark}"):
+            click.echo(str(p))
+        return
     if is_unbound_config(raw):  # scores the trained runs of other benchmarks, bound vs unbound
         argv = sys.argv[sys.argv.index("bench"):] if "bench" in sys.argv else ["bench", benchmark]
         out = run_unbound(unbound_config(path.stem, raw, path), out_root,

@@ -58,7 +58,7 @@ def test_benchmark_writes_tables_and_figures(sample_bench):
         assert (folder / name).stat().st_size > 0
     with (folder / "table.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert {(r["model"], r["task"]) for r in rows} == {(m, t) for m in ROWS for t in ("paratope", "epitope")}
+    assert {(r["model"], r["task"]) for r in rows} == {(m, t) for m in ROWS for t in ("paratope", "epitope_surface", "epitope")}
     for r in rows:
         assert r["n_seeds"] == "2" and r["n_train"] == "10" and r["n_test"] == "10"
         for metric in ("auroc", "auprc", "f1", "precision", "recall"):
@@ -74,6 +74,8 @@ def test_benchmark_writes_tables_and_figures(sample_bench):
     assert float(prior["auroc_std"]) == pytest.approx(0.0, abs=1e-9)
     md = (folder / "table.md").read_text()
     assert "split == test (10)" in md and "pytest" in md and "Best baseline on AUPRC" in md
+    # epitope tables lead with the surface residues, then all antigen residues
+    assert md.index("## paratope") < md.index("## epitope, surface residues") < md.index("## epitope, all antigen")
     assert recs[0]["history"] and recs[0]["epochs_run"] == len(recs[0]["history"])
 
 
