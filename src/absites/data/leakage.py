@@ -122,6 +122,10 @@ class Identity:
         self._align.end_gap_score = 0.0  # fragments and domains: no penalty for overhangs
         self._memo: dict[tuple[str, str], float] = {}
 
+    def alignment(self, a: str, b: str):
+        """The best global alignment of ``a`` and ``b`` (the one identity is counted on)."""
+        return self._align.align(a, b)[0]
+
     def __call__(self, a: str, b: str, at_least: float = 0.0) -> float:
         """Identity of ``a`` and ``b``; a value below ``at_least`` may be the LCS upper bound instead."""
         if not a or not b:

@@ -7,7 +7,9 @@
   0); epitope: binding frequency per relative-SASA bin (a surface-exposure prior).
 * :class:`SklearnBaseline` — histogram gradient boosting on each residue's
   features plus the mean features of its graph neighbours, one model per
-  protein (each trained on all of its residues).
+  protein (each trained on all of its residues). With ``templates`` set, the
+  epitope model also reads the known epitopes of homologous antigens in its
+  training set (:mod:`absites.models.templates`), and their neighbour means.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from absites.metrics import task_mask
 from absites.graph.build import ResidueGraph
+from absites.models.templates import TemplateLibrary
 
 
 class RandomBaseline:
@@ -75,21 +78,32 @@ class PositionalPrior:
         return prob
 
 
-def neighbourhood_features(graph: ResidueGraph) -> np.ndarray:
-    """Residue features, mean features of intra-protein neighbours, and neighbour count. Shape ``(R, 2F + 1)``."""
+def neighbourhood_features(graph: ResidueGraph, x: np.ndarray | None = None) -> np.ndarray:
+    """Residue features ``x`` (default: the record's), their mean over intra-protein neighbours, and the
+    neighbour count. Shape ``(R, 2F + 1)``."""
+    x = graph.x if x is None else x
     src, dst = graph.edge_index
     n = graph.num_nodes
     deg = np.bincount(dst, minlength=n).astype(np.float32)
-    agg = np.zeros_like(graph.x)
-    np.add.at(agg, dst, graph.x[src])
-    return np.concatenate([graph.x, agg / np.maximum(deg, 1)[:, None], deg[:, None] / 15.0], axis=1)
+    agg = np.zeros_like(x)
+    np.add.at(agg, dst, x[src])
+    return np.concatenate([x, agg / np.maximum(deg, 1)[:, None], deg[:, None] / 15.0], axis=1)
 
 
 class SklearnBaseline:
     name = "gbm"
 
-    def __init__(self, seed: int = 0, max_iter: int = 200):
-        self.seed, self.max_iter = seed, max_iter
+    def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None):
+        """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates."""
+        self.seed, self.max_iter, self.templates = seed, max_iter, templates
+        self.library: TemplateLibrary | None = None
+
+    def _features(self, graph: ResidueGraph, task: str, template_features: np.ndarray | None = None) -> np.ndarray:
+        if task == "epitope" and self.library is not None:
+            if template_features is None:
+                template_features = self.library.features(graph)
+            return neighbourhood_features(graph, np.concatenate([graph.x, template_features], axis=1))
+        return neighbourhood_features(graph)
 
     def fit(self, graphs: list[ResidueGraph]) -> SklearnBaseline:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -98,8 +112,12 @@ class SklearnBaseline:
         def rows(g, task):  # the antibody model sees every antibody residue, not only CDRs
             return g.is_antibody.astype(bool) if task == "paratope" else task_mask(g, task)
 
+        loo = [None] * len(graphs)
+        if self.templates is not None:  # each training complex scored from the others (leave one out)
+            self.library = TemplateLibrary(graphs, self.templates)
+            loo = self.library.training_features(graphs)
         for task in ("paratope", "epitope"):
-            X = np.concatenate([neighbourhood_features(g)[rows(g, task)] for g in graphs])
+            X = np.concatenate([self._features(g, task, f)[rows(g, task)] for g, f in zip(graphs, loo)])
             y = np.concatenate([g.y[rows(g, task)] for g in graphs]).astype(int)
             model = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=0.05,
                                                    class_weight="balanced", random_state=self.seed)
@@ -107,11 +125,14 @@ class SklearnBaseline:
         return self
 
     def predict(self, graph: ResidueGraph) -> np.ndarray:
-        X = neighbourhood_features(graph)
         ab = graph.is_antibody.astype(bool)
         prob = np.zeros(graph.num_nodes)
         for task, mask in (("paratope", ab), ("epitope", ~ab)):
             if mask.any():  # one protein alone has no residue of the other side
-                prob[mask] = self.models[task].predict_proba(X[mask])[:, 1]
+                prob[mask] = self.models[task].predict_proba(self._features(graph, task)[mask])[:, 1]
         return prob
 
+    def __setstate__(self, state):  # models pickled before templates existed read no templates
+        state.setdefault("templates", None)
+        state.setdefault("library", None)
+        self.__dict__.update(state)
