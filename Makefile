@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict clean
+.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +74,7 @@ evaluate: $(STAMP)
 	$(BIN)/absites evaluate --checkpoint $(RUN) --split $(SPLIT)
 
 ## make bench: the benchmark tables (results/<benchmark>/), then the speed benchmark scripts
-bench: bench-tables bench-robustness bench-unbound bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
+bench: bench-tables bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-throughput bench-predict
 
 ## make bench-tables: every model x 5 seeds on the GEP, docking and PECAN benchmarks (resumable; JOBS=2)
 JOBS ?= 2
@@ -90,6 +90,10 @@ bench-robustness: $(STAMP)
 ## make bench-unbound: trained runs and shipped models on bound vs unbound docking inputs (resumable)
 bench-unbound: $(STAMP)
 	$(BIN)/absites bench docking-unbound --jobs $(JOBS)
+
+## make bench-data-effect: each test split's rows on their own train set vs the pooled indexes (reads records)
+bench-data-effect: $(STAMP)
+	$(BIN)/absites bench data-effect
 
 bench-prepare: $(STAMP)
 	$(BIN)/python bench/bench_prepare.py

@@ -134,3 +134,13 @@ def test_a_gbm_pickled_before_templates_still_loads(graphs):
     old = SklearnBaseline.__new__(SklearnBaseline)
     old.__setstate__(state)
     np.testing.assert_array_equal(old.predict(graphs[0]), model.predict(graphs[0]))
+
+
+def test_notes_say_what_the_templates_know(graphs):
+    tf_5g9, polymerase, vwf, tf_d3h44 = graphs
+    model = SklearnBaseline(seed=0, max_iter=5, templates=0.5).fit([tf_5g9, polymerase])
+    (note,) = model.notes(tf_d3h44)
+    assert "1 training complex(es) with a homologous antigen" in note and "best identity 100%" in note
+    (none,) = model.notes(vwf)
+    assert "no antigen in the 2 training complexes" in none
+    assert SklearnBaseline(seed=0, max_iter=5).fit([tf_5g9, polymerase]).notes(tf_d3h44) == []

@@ -132,6 +132,12 @@ class SklearnBaseline:
                 prob[mask] = self.models[task].predict_proba(self._features(graph, task)[mask])[:, 1]
         return prob
 
+    def notes(self, graph: ResidueGraph) -> list[str]:
+        """One line on the epitope templates behind this graph's scores (none without templates)."""
+        if self.library is None or graph.is_antibody.astype(bool).all():
+            return []
+        return [self.library.describe(graph)]
+
     def __setstate__(self, state):  # models pickled before templates existed read no templates
         state.setdefault("templates", None)
         state.setdefault("library", None)

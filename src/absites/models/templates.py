@@ -206,7 +206,15 @@ class TemplateLibrary:
             raise ValueError("training_features needs the graphs the library was built from, in order")
         return [self.features(g, leave_out=i) for i, g in enumerate(graphs)]
 
-    def coverage(self, graph: ResidueGraph) -> float:
-        """Share of the antigen's residues that at least one template covers."""
+    def describe(self, graph: ResidueGraph) -> str:
+        """How much the templates know about this antigen, in words (for a prediction's notes)."""
         ag = ~graph.is_antibody.astype(bool)
-        return float((self.features(graph)[ag, 1] > 0).mean()) if ag.any() else 0.0
+        f = self.features(graph)[ag]
+        covered = f[:, 1] > 0
+        if not covered.any():
+            return (f"epitope templates: no antigen in the {len(self)} training complexes is ≥ "
+                    f"{self.min_identity:.0%} identical; epitope scores come from structure alone")
+        n = int(round(np.expm1(f[covered, 2]).max()))
+        return (f"epitope templates: {n} training complex(es) with a homologous antigen (best identity "
+                f"{f[covered, 1].max():.0%}) cover {covered.mean():.0%} of the antigen residues; their known "
+                "epitopes inform the scores")

@@ -231,6 +231,9 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     unnumbered = tuple(c for c in complex_.roles.antibody if not (graph.numbering[graph.res_chain == c] != "").any())
     notes = [f"chain {c} not numbered (no antibody variable domain ANARCI can place): predicted without CDRs, "
              "every residue a paratope candidate" for c in unnumbered]
+    for task, _, _ in sides:  # what a model says about this input (e.g. epitope templates found)
+        notes += getattr(models[task].predict, "notes", lambda g: [])(graph)
+    notes = list(dict.fromkeys(notes))  # one model may serve both sides
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / name
     rows = outputs.residue_rows(name, complex_, graph, prob, thresholds, mode=mode, unnumbered=unnumbered)

@@ -148,6 +148,20 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
 
 
+class BaselinePredictor:
+    """A fitted baseline as a run's predict function (graphs -> probabilities), with its notes."""
+
+    def __init__(self, baseline):
+        self.baseline = baseline
+
+    def __call__(self, graphs, surfaces=None) -> dict[str, np.ndarray]:
+        return {g.complex_id: self.baseline.predict(g) for g in graphs}
+
+    def notes(self, graph: ResidueGraph) -> list[str]:
+        """What the model would tell a user about this input (e.g. the epitope templates it found)."""
+        return self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
+
+
 def load_run(run_dir: str | Path):
     """(predict function graph list -> probs, meta, thresholds) for a run directory or a checkpoint file."""
     path = Path(run_dir)
@@ -157,9 +171,7 @@ def load_run(run_dir: str | Path):
         raise AbsitesError(f"no checkpoint at {path}")
     if path.suffix == ".joblib":
         state = joblib.load(path)
-        baseline = state["model"]
-        return (lambda graphs, surfaces=None: {g.complex_id: baseline.predict(g) for g in graphs},
-                state["meta"], state["thresholds"])
+        return BaselinePredictor(state["model"]), state["meta"], state["thresholds"]
     from absites.train.loop import load_checkpoint, make_samples, pick_device, predict
 
     device = pick_device("auto")
