@@ -98,7 +98,7 @@ class TemplateLibrary:
             raise ValueError(f"min_identity must be in (0, 1], got {min_identity}")
         self.min_identity = min_identity
         self.entries = [_Entry(pdb_entry(g.complex_id), antibody_key(g),
-                               [(seq, g.y[idx].astype(np.float32)) for idx, seq in antigen_chains(g)])
+                               [(seq, g.y[idx].astype(np.uint8)) for idx, seq in antigen_chains(g)])
                         for g in graphs]
         self.ids = [g.complex_id for g in graphs]
         by_sequence: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -107,22 +107,30 @@ class TemplateLibrary:
                 by_sequence.setdefault(seq, []).append((i, labels))
         self.by_sequence = by_sequence
         self.sequences = list(by_sequence)
+        self.lengths = np.asarray([len(seq) for seq in self.sequences])
+        self._identity = None
+        self._pairs: dict[tuple[str, str], tuple[float, np.ndarray, np.ndarray] | None] = {}
+        self._index_kmers()
+
+    def _index_kmers(self) -> None:
         index: dict[str, list[int]] = {}
         for j, seq in enumerate(self.sequences):
             for kmer in _kmers(seq):
                 index.setdefault(kmer, []).append(j)
         self.kmer_index = {k: np.asarray(v, dtype=np.int32) for k, v in index.items()}
-        self.lengths = np.asarray([len(seq) for seq in self.sequences])
-        self._identity = None
-        self._pairs: dict[tuple[str, str], tuple[float, np.ndarray, np.ndarray] | None] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getstate__(self):  # the aligner objects are rebuilt after unpickling; memos are not kept
+    def __getstate__(self):  # aligners, memos and the 3-mer index are rebuilt after unpickling (smaller files)
         state = dict(self.__dict__)
         state["_identity"], state["_pairs"] = None, {}
+        state.pop("kmer_index", None)
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._index_kmers()
 
     def candidates(self, query: str) -> list[str]:
         """Library sequences sharing enough 3-mers with ``query`` to be worth aligning."""

@@ -129,7 +129,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         val_preds = {g.complex_id: baseline.predict(g) for g in val.graphs}
         seconds_per_epoch, best_epoch = time.perf_counter() - t0, 0
         thresholds = choose_thresholds(val.graphs, val_preds)
-        joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib")
+        joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
     else:
         train_s = make_samples(train.graphs, train.surfaces)
         val_s = make_samples(val.graphs, val.surfaces)
