@@ -142,6 +142,9 @@ class TrainingConfig:
     # Robust training: one extra copy of every training complex per σ (Å) with Gaussian noise on every atom
     # (labels of the clean structure; absites.data.augment), for models that hold on unbound / modelled inputs.
     coord_noise: tuple[float, ...] = ()
+    # Networks: residue features plus the epitope templates of the training set (absites.models.templates:
+    # antigen chains at least this identical; leave-one-out while training); None reads none.
+    templates: float | None = None
 
     def __post_init__(self) -> None:
         noise = self.coord_noise if isinstance(self.coord_noise, (list, tuple)) else (self.coord_noise,)
@@ -151,6 +154,7 @@ class TrainingConfig:
             raise ConfigError(f"training: coord_noise must be a list of σ in Å, not {self.coord_noise!r}") from None
         checks = [
             (all(0 < s <= 5 for s in self.coord_noise), "coord_noise: every σ must lie in (0, 5] Å"),
+            (self.templates is None or 0 < self.templates <= 1, "templates: a minimum identity in (0, 1], or null"),
             (self.threads >= 0, "threads must be >= 0 (0: all available cores)"),
             (self.epochs >= 1 and self.batch_size >= 1 and self.patience >= 1, "epochs, batch_size, patience >= 1"),
             (self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0"),

@@ -146,3 +146,24 @@ def test_random_baseline_is_reproducible_across_processes():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2)}
     assert len(outs) == 1
+
+
+@pytest.mark.slow
+def test_network_reads_templates_in_training_and_prediction(graphs, tmp_path, monkeypatch):
+    from absites.config import FeatureConfig, load_data_config, load_model_config
+    from absites.graph.build import FEATURE_NAMES
+    from absites.models.templates import TEMPLATE_FEATURES
+    from absites.train.run import load_run, train_run
+
+    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
+    training = TrainingConfig(epochs=1, batch_size=2, patience=2, scheduler="constant", templates=0.5)
+    result = train_run(load_model_config("epmp"), training, load_data_config("sample"), FeatureConfig(), None,
+                       tmp_path / "run", workers=1)
+    assert (result.out_dir / "templates.joblib").exists()
+    predict_fn, meta, _ = load_run(result.out_dir)
+    assert meta["in_dim"] == len(FEATURE_NAMES) + len(TEMPLATE_FEATURES)
+    assert meta["feature_names"][-len(TEMPLATE_FEATURES):] == list(TEMPLATE_FEATURES)
+    prob = predict_fn([graphs[0]])[graphs[0].complex_id]  # a plain record: templates are added on the way
+    assert prob.shape == (graphs[0].num_nodes,) and np.isfinite(prob).all()
+    (note,) = predict_fn.notes(graphs[0])
+    assert note.startswith("epitope templates:")

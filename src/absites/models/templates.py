@@ -32,6 +32,7 @@ identity of 0 and the rate as its closest-antibody label: "no antibody like it i
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -71,6 +72,11 @@ def antibody_key(graph: ResidueGraph) -> str:
 
 def _kmers(seq: str) -> set[str]:
     return {seq[i:i + KMER] for i in range(len(seq) - KMER + 1)}
+
+
+def with_template_features(graph: ResidueGraph, features: np.ndarray) -> ResidueGraph:
+    """``graph`` whose node features end with the template features (what a network reads)."""
+    return dataclasses.replace(graph, x=np.concatenate([graph.x, features], axis=1).astype(np.float32))
 
 
 def pdb_entry(complex_id: str) -> str:

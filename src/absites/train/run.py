@@ -31,6 +31,7 @@ from absites.data.prepare import prepare
 from absites.errors import AbsitesError
 from absites.metrics import choose_thresholds, evaluate
 from absites.graph.build import ResidueGraph
+from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         thresholds = choose_thresholds(val.graphs, val_preds)
         joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
     else:
+        if training.templates is not None:  # known epitopes of homologous antigens as extra node features
+            train, val = _with_templates(train, val, n_clean, training.templates, out_dir)
+            meta["feature_names"] += list(TEMPLATE_FEATURES)
         train_s = make_samples(train.graphs, train.surfaces)
         val_s = make_samples(val.graphs, val.surfaces)
         meta["in_dim"] = input_dim(train_s)
@@ -146,6 +150,20 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds, "seconds_per_epoch": seconds_per_epoch,
          "train_seconds": train_seconds, "best_epoch": best_epoch, "meta": meta}, indent=1, default=str))
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
+
+
+def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity: float,
+                    out_dir: Path) -> tuple[SplitData, SplitData]:
+    """Train and val records with template features; the library (clean training complexes) is saved in
+    the run as ``templates.joblib``. Training complexes are scored leave-one-out, noisy copies like
+    any query (their own clean complex is skipped: same entry, same antibody)."""
+    library = TemplateLibrary(train.graphs[:n_clean], min_identity)
+    loo = library.training_features(train.graphs[:n_clean])
+    graphs = [with_template_features(g, f) for g, f in zip(train.graphs[:n_clean], loo)]
+    graphs += [with_template_features(g, library.features(g)) for g in train.graphs[n_clean:]]
+    joblib.dump(library, out_dir / "templates.joblib", compress=3)
+    return (dataclasses.replace(train, graphs=graphs),
+            dataclasses.replace(val, graphs=[with_template_features(g, library.features(g)) for g in val.graphs]))
 
 
 class BaselinePredictor:
@@ -176,10 +194,16 @@ def load_run(run_dir: str | Path):
 
     device = pick_device("auto")
     model, state = load_checkpoint(path, device)
+    library_path = path.parent / "templates.joblib"
+    library = joblib.load(library_path) if library_path.exists() else None
 
     def run(graphs, surfaces=None):
+        if library is not None:
+            graphs = [with_template_features(g, library.features(g)) for g in graphs]
         return predict(model, make_samples(graphs, surfaces), device)
 
+    if library is not None:
+        run.notes = lambda graph: [library.describe(graph)] if not graph.is_antibody.astype(bool).all() else []
     return run, state["meta"], state.get("thresholds", {})
 
 
