@@ -72,7 +72,7 @@ def test_another_antibody_on_the_same_antigen_is_a_template(graphs):
     assert set(np.unique(f[ag, 0][covered])) <= {0.0, 1.0} and f[ag, 0][covered].sum() > 5
 
 
-def test_kmer_prefilter_keeps_a_40_percent_mutant_and_drops_an_unrelated_chain(graphs):
+def test_diagonal_prefilter_keeps_a_40_percent_mutant_and_drops_an_unrelated_chain(graphs):
     rng = np.random.default_rng(0)
     letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
     (idx, seq), = antigen_chains(graphs[0])
