@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from absites.config import load_model_config, load_yaml
+from absites.config import load_model_config
 from absites.errors import ConfigError
-from absites.evaluate.bench_config import bench_config_path, load_benchmark_config
-from absites.evaluate.bench_records import JobRecord, load_records
+from absites.evaluate.bench_config import check_source, load_benchmark_config, read_kind
+from absites.evaluate.bench_records import load_records
+from absites.evaluate.bench_tables import mean_std_text
 
 # (task, metric key in the record, header): what a reader compares across pools
 COLUMNS = (("paratope", "auprc", "paratope AUPRC"), ("paratope", "auroc", "paratope AUROC"),
@@ -64,10 +65,7 @@ def load_compare_config(name_or_path: str | Path) -> CompareConfig:
     Raises:
         ConfigError: not a compare config, unknown keys, or a benchmark / row that does not exist.
     """
-    path = bench_config_path(name_or_path)
-    raw = load_yaml(path)
-    if not is_compare_config(raw):
-        raise ConfigError(f"{path}: not a compare benchmark (kind: compare)")
+    path, raw = read_kind(name_or_path, "compare")
     return compare_config(path.stem, raw, path)
 
 
@@ -85,25 +83,19 @@ def compare_config(name: str, raw: dict, path: Path) -> CompareConfig:
         raise ConfigError(f"{path}: sections need title and sources of bench/pool[/rows]: {exc}") from None
     for section in sections:
         for src in section.sources:
-            bench = load_benchmark_config(src.bench)  # a misspelt name fails here
-            for row in src.rows or ():
-                bench.row(row)
+            check_source(src.bench, src.rows)
     return CompareConfig(name, raw.get("title", name), sections, raw.get("note", ""))
 
 
-def _mean_std(values: list[float]) -> tuple[float, float, str]:
+def _mean_std(values: list[float]) -> tuple[float, float]:
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
-    if v.size == 0:
-        return float("nan"), float("nan"), "–"
-    std = float(v.std(ddof=1)) if v.size > 1 else float("nan")
-    text = f"{v.mean():.3f}" + (f" ± {std:.3f}" if v.size > 1 else "")
-    return float(v.mean()), std, text
+    mean = float(v.mean()) if v.size else float("nan")
+    return mean, float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
 
-def _section_rows(section: CompareSection, results_root: Path) -> tuple[list[dict], list[str],
-                                                                          dict[tuple[str, str], list[JobRecord]]]:
-    """Table rows (grouped by model, pools in config order), the sources with no record, and the records."""
-    rows, missing, records = [], [], {}
+def _section_rows(section: CompareSection, results_root: Path) -> tuple[list[dict], list[str]]:
+    """Table rows (grouped by model, pools in config order) and the sources with no record yet."""
+    rows, missing = [], []
     for src in section.sources:
         bench = load_benchmark_config(src.bench)
         recs = [r for r in load_records(bench.name, results_root / bench.name) if r.ok]
@@ -115,13 +107,12 @@ def _section_rows(section: CompareSection, results_root: Path) -> tuple[list[dic
                 continue
             mine = [r for r in recs if r.label == row.label]
             if mine:
-                records[(row.label, src.pool)] = mine
                 rows.append({"model": row.label, "pool": src.pool, "bench": bench.name,
                              "network": not load_model_config(row.model).is_baseline, "records": mine})
     order = list(dict.fromkeys(r["model"] for r in rows))
     pools = [s.pool for s in section.sources]
     rows.sort(key=lambda r: (order.index(r["model"]), pools.index(r["pool"])))
-    return rows, missing, records
+    return rows, missing
 
 
 def _curves_figure(sections: list[tuple[CompareSection, list[dict]]], path: Path) -> Path | None:
@@ -176,21 +167,22 @@ def write_compare(cfg: CompareConfig, results_root: str | Path, command: str = "
         lines += ["", cfg.note.strip()]
     csv_rows, figure_input = [], []
     for section in cfg.sections:
-        rows, missing, _ = _section_rows(section, results_root)
+        rows, missing = _section_rows(section, results_root)
         figure_input.append((section, rows))
         lines += ["", f"## {section.title}", "",
                   "| model | pool | n train | seeds | " + " | ".join(h for _, _, h in COLUMNS) + " | best epoch |",
                   "|---|---|---:|---:|" + "---:|" * len(COLUMNS) + "---:|"]
-        best = {}
-        for task, key, _ in COLUMNS:
-            means = [_mean_std([rec.test_metric(task, key) for rec in r["records"]])[0] for r in rows]
-            best[(task, key)] = max((m for m in means if np.isfinite(m)), default=np.nan)
-        for r in rows:
+        values = [{(task, key): [rec.test_metric(task, key) for rec in r["records"]] for task, key, _ in COLUMNS}
+                  for r in rows]
+        stats = [{col: _mean_std(v) for col, v in row_values.items()} for row_values in values]
+        best = {(task, key): max((s[(task, key)][0] for s in stats if np.isfinite(s[(task, key)][0])), default=np.nan)
+                for task, key, _ in COLUMNS}
+        for r, row_values, row_stats in zip(rows, values, stats):
             recs = r["records"]
             cells, entry = [], {"section": section.title, "model": r["model"], "pool": r["pool"],
                                 "benchmark": r["bench"], "n_train": recs[0].n_train, "n_seeds": len(recs)}
             for task, key, _ in COLUMNS:
-                mean, std, text = _mean_std([rec.test_metric(task, key) for rec in recs])
+                (mean, std), text = row_stats[(task, key)], mean_std_text(row_values[(task, key)])
                 cells.append(f"**{text}**" if np.isfinite(mean) and np.isclose(mean, best[(task, key)]) else text)
                 entry[f"{task}_{key}_mean"], entry[f"{task}_{key}_std"] = mean, std
             epochs = [rec.best_epoch + 1 for rec in recs if rec.history]

@@ -80,6 +80,28 @@ def bench_config_path(name_or_path: str | Path) -> Path:
     return path if path.suffix else CONFIG_DIR / "bench" / f"{name_or_path}.yaml"
 
 
+def read_kind(name_or_path: str | Path, kind: str) -> tuple[Path, dict]:
+    """(path, YAML) of a benchmark config that must be of ``kind`` (``unbound``, ``compare``).
+
+    Raises:
+        ConfigError: the config is of another kind.
+    """
+    path = bench_config_path(name_or_path)
+    raw = load_yaml(path)
+    if raw.get("kind") != kind:
+        raise ConfigError(f"{path}: not a benchmark of kind {kind!r} (kind: {kind})")
+    return path, raw
+
+
+def check_source(bench_name: str, rows) -> BenchmarkConfig:
+    """The benchmark another config reads from, with every row it names checked to exist (a misspelt
+    benchmark or row fails at config load, not after hours of work)."""
+    bench = load_benchmark_config(bench_name)
+    for row in rows or ():
+        bench.row(row)
+    return bench
+
+
 def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
     path = bench_config_path(name_or_path)
     raw = load_yaml(path)

@@ -34,7 +34,8 @@ def load_records(bench: BenchmarkConfig, out_dir: Path) -> list[JobRecord]:
     return read_records(bench.name, out_dir)
 
 
-def _fmt(values: list[float], digits: int = 3) -> str:
+def mean_std_text(values: list[float], digits: int = 3) -> str:
+    """"mean ± sample std" of the finite values; one value alone; "–" for none."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
     if v.size == 0:
         return "–"
@@ -176,7 +177,7 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
         for e in rows:
             cells = []
             for col, _, _ in TABLE_METRICS:
-                text = _fmt(e[f"{col}_values"])
+                text = mean_std_text(e[f"{col}_values"])
                 cells.append(f"**{text}**" if np.isclose(e[f"{col}_mean"], best[col]) else text)
             lines.append(f"| {e['model']} | {e['n_seeds']} | " + " | ".join(cells)
                          + f" | {e['prep_seconds_per_complex']:.2f} | {e['train_seconds']:.0f} "

@@ -30,13 +30,13 @@ from absites.config import (
     SurfaceConfig,
     load_data_config,
     load_feature_config,
-    load_yaml,
 )
 from absites.errors import AbsitesError, ChainError, ConfigError
 from absites.evaluate.bench_config import (
-    bench_config_path,
+    check_source,
     git_commit,
     load_benchmark_config,
+    read_kind,
     row_configs,
     run_dir_of,
 )
@@ -234,10 +234,7 @@ def is_unbound_config(raw: dict) -> bool:
 def load_unbound_config(name_or_path: str | Path) -> UnboundBenchConfig:
     """``configs/bench/<name>.yaml`` (or a path) with ``kind: unbound``; its sources' benchmark configs and
     rows are checked to exist."""
-    path = bench_config_path(name_or_path)
-    raw = load_yaml(path)
-    if not is_unbound_config(raw):
-        raise ConfigError(f"{path}: not an unbound benchmark (kind: unbound)")
+    path, raw = read_kind(name_or_path, "unbound")
     return unbound_config(path.stem, raw, path)
 
 
@@ -251,10 +248,8 @@ def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
                         for s in raw.get("sources", []))
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: sources need bench[/rows]: {exc}") from None
-    for src in sources:  # a misspelt benchmark or row fails here, not after the cases are built
-        bench = load_benchmark_config(src.bench)
-        for row in src.rows or ():
-            bench.row(row)
+    for src in sources:
+        check_source(src.bench, src.rows)
     return UnboundBenchConfig(name=name, title=raw.get("title", name), cases=raw.get("cases",
                               "docking_unbound/index.csv"), sources=sources, shipped=bool(raw.get("shipped", True)),
                               note=raw.get("note", ""), data=raw.get("data", "default"),
