@@ -98,12 +98,15 @@ class SklearnBaseline:
         self.seed, self.max_iter, self.templates = seed, max_iter, templates
         self.library: TemplateLibrary | None = None
 
-    def _features(self, graph: ResidueGraph, task: str, template_features: np.ndarray | None = None) -> np.ndarray:
+    def _features(self, graph: ResidueGraph, task: str, template_features: np.ndarray | None = None,
+                  plain: np.ndarray | None = None) -> np.ndarray:
+        """What ``task``'s model reads: residue features and neighbour means (``plain``, when already
+        computed), the epitope model with the template features appended when it has a library."""
         if task == "epitope" and self.library is not None:
             if template_features is None:
                 template_features = self.library.features(graph)
             return neighbourhood_features(graph, np.concatenate([graph.x, template_features], axis=1))
-        return neighbourhood_features(graph)
+        return neighbourhood_features(graph) if plain is None else plain
 
     def fit(self, graphs: list[ResidueGraph]) -> SklearnBaseline:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -127,16 +130,15 @@ class SklearnBaseline:
     def predict(self, graph: ResidueGraph) -> np.ndarray:
         ab = graph.is_antibody.astype(bool)
         prob = np.zeros(graph.num_nodes)
+        plain = neighbourhood_features(graph)  # both tasks read it unless the epitope model reads templates
         for task, mask in (("paratope", ab), ("epitope", ~ab)):
             if mask.any():  # one protein alone has no residue of the other side
-                prob[mask] = self.models[task].predict_proba(self._features(graph, task)[mask])[:, 1]
+                prob[mask] = self.models[task].predict_proba(self._features(graph, task, plain=plain)[mask])[:, 1]
         return prob
 
     def notes(self, graph: ResidueGraph) -> list[str]:
         """One line on the epitope templates behind this graph's scores (none without templates)."""
-        if self.library is None or graph.is_antibody.astype(bool).all():
-            return []
-        return [self.library.describe(graph)]
+        return self.library.notes(graph) if self.library is not None else []
 
     def __setstate__(self, state):  # models pickled before templates existed read no templates
         state.setdefault("templates", None)

@@ -10,8 +10,8 @@ residues wide, with its neighbour, so an indel does not split it) for at least 5
 chain's length are aligned. Measured on the GEP pools (41 val/test and 120 training queries against
 the 771-complex library; 1,487 pairs ≥ 50 % identical): every identical-enough pair kept ≥ 8.9 % on
 its best band, and 1.35 % of the other pairs reach 5 %; so a query costs a handful of alignments
-instead of one per library chain. Chains shorter than 30
-residues (peptides) are left out: half of 20 residues identical is chance.
+instead of one per library chain. Chains shorter than 30 residues (peptides) are left out: half of
+20 residues identical is chance.
 
 Features per antigen residue (:data:`TEMPLATE_FEATURES`; antibody residues get the "no template" values):
 
@@ -90,11 +90,6 @@ class _Entry:
     chains: list[tuple[str, np.ndarray]]  # (sequence, epitope labels of its residues)
 
 
-def cdr_identity(identity: Identity, a: str, b: str) -> float:
-    """Identity of two antibodies' CDR sequences (0 when either has none)."""
-    return identity(a, b) if a and b else 0.0
-
-
 class TemplateLibrary:
     """Antigen sequences and epitope labels of a set of complexes, to transfer labels by alignment."""
 
@@ -124,6 +119,13 @@ class TemplateLibrary:
             for p in range(len(seq) - KMER + 1):
                 index.setdefault(seq[p:p + KMER], []).append((j, p))
         self.kmer_index = {k: np.asarray(v, dtype=np.int64) for k, v in index.items()}
+
+    @property
+    def identity(self) -> Identity:
+        """The aligner (built on first use; not pickled)."""
+        if self._identity is None:
+            self._identity = Identity()
+        return self._identity
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -162,13 +164,11 @@ class TemplateLibrary:
         swapped = seq < query  # one computation per unordered pair: identity is symmetric
         key = (seq, query) if swapped else (query, seq)
         if key not in self._pairs:
-            if self._identity is None:
-                self._identity = Identity()
-            identity = self._identity(*key, at_least=self.min_identity)
+            identity = self.identity(*key, at_least=self.min_identity)
             if identity < self.min_identity:
                 self._pairs[key] = None
             else:
-                blocks = self._identity.alignment(*key).aligned
+                blocks = self.identity.alignment(*key).aligned
                 first, second = ([np.concatenate([np.arange(a, b) for a, b in side]) if len(side) else
                                   np.zeros(0, dtype=int) for side in blocks])
                 self._pairs[key] = (identity, first, second)
@@ -192,8 +192,6 @@ class TemplateLibrary:
                 if (pdb and e.pdb == pdb) or (antibody and e.antibody == antibody)}
         if leave_out is not None:
             skip.add(leave_out)
-        if self._identity is None:
-            self._identity = Identity()
         ab_identity: dict[int, float] = {}
         for idx, query in antigen_chains(graph):
             for seq in self.candidates(query):
@@ -207,8 +205,8 @@ class TemplateLibrary:
                 identity, q, t = match
                 rows = idx[q]
                 for i, labels in users:
-                    if i not in ab_identity:
-                        ab_identity[i] = cdr_identity(self._identity, antibody, self.entries[i].antibody)
+                    if i not in ab_identity:  # 0 when either antibody has no CDRs (an antigen alone)
+                        ab_identity[i] = self.identity(antibody, self.entries[i].antibody)
                     a = ab_identity[i]
                     weight = identity ** 4 * (0.05 + a * a)
                     num[rows] += weight * labels[t]
@@ -228,6 +226,10 @@ class TemplateLibrary:
         if [g.complex_id for g in graphs] != self.ids:
             raise ValueError("training_features needs the graphs the library was built from, in order")
         return [self.features(g, leave_out=i) for i, g in enumerate(graphs)]
+
+    def notes(self, graph: ResidueGraph) -> list[str]:
+        """The line a prediction's notes carry about the templates; none for a graph with no antigen."""
+        return [self.describe(graph)] if not graph.is_antibody.astype(bool).all() else []
 
     def describe(self, graph: ResidueGraph) -> str:
         """How much the templates know about this antigen, in words (for a prediction's notes)."""

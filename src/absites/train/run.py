@@ -203,7 +203,7 @@ def load_run(run_dir: str | Path):
         return predict(model, make_samples(graphs, surfaces), device)
 
     if library is not None:
-        run.notes = lambda graph: [library.describe(graph)] if not graph.is_antibody.astype(bool).all() else []
+        run.notes = library.notes
     return run, state["meta"], state.get("thresholds", {})
 
 
