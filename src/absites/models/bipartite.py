@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
+from absites.models.dropout import dropout
 
 @dataclass(frozen=True)
 class CrossPairs:
@@ -112,7 +113,7 @@ def dense_gat(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
         mask = torch.cat([k_mask.unsqueeze(1).expand(-1, q_idx.shape[1], -1),
                           torch.ones_like(q_mask).unsqueeze(2)], dim=2).unsqueeze(3)
         alpha = _masked_softmax(torch.cat([pair, own], dim=2), mask, dim=2)
-        alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
+        alpha = dropout(alpha, conv.dropout, conv.training)
         msg = (torch.einsum("bqkh,bkhc->bqhc", alpha[:, :, :-1], _rows(x, k_idx))
                + alpha[:, :, -1:].transpose(2, 3) * _rows(x, q_idx))
         out = _scatter_rows(out, q_idx, q_mask, msg)
@@ -143,7 +144,7 @@ def dense_gatv2(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
             xk = x_l.index_select(0, k)
             pre = F.leaky_relu(x_r.index_select(0, q).unsqueeze(1) + xk.unsqueeze(0), conv.negative_slope)  # (Lq,Lk,H,C)
             alpha = torch.softmax((pre * conv.att).sum(-1), dim=1)  # (Lq, Lk, H)
-            alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
+            alpha = dropout(alpha, conv.dropout, conv.training)
             out = out.index_copy(0, q, torch.einsum("qkh,khc->qhc", alpha, xk).to(out.dtype))
     out = out.reshape(-1, H * C) if conv.concat else out.mean(dim=1)
     if conv.res is not None:

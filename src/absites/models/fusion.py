@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
+from absites.models.dropout import Dropout
+
 FUSIONS = ("late", "cross_attention")
 
 
@@ -46,7 +48,7 @@ class ResidueCrossAttention(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(hidden)
         self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, h: Tensor, is_antibody: Tensor, batch: Tensor, valid: Tensor | None = None) -> Tensor:
         """``valid``: residues that may be attended to (e.g. those with surface vertices); all by default."""

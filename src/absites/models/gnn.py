@@ -34,6 +34,7 @@ from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, MessagePassing
 from torch_geometric.utils import softmax
 
 from absites.models.bipartite import CrossPairs, cross_pairs, dense_dot_attention, dense_gat, dense_gatv2
+from absites.models.dropout import Dropout
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
 
 GRAPH_FUSIONS = ("edges", "cross_attention", "late")
@@ -55,7 +56,7 @@ def mlp(sizes: list[int], dropout: float = 0.0, final_act: bool = False) -> nn.S
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2 or final_act:
-            layers += [nn.SiLU(), nn.Dropout(dropout)]
+            layers += [nn.SiLU(), Dropout(dropout)]
     return nn.Sequential(*layers)
 
 
@@ -70,7 +71,7 @@ class EPMP(nn.Module):
         self.gcn_ag = GCNConv(in_dim, hidden)
         self.gat1 = GATConv(hidden, hidden, heads=heads, concat=False, dropout=dropout)
         self.gat2 = GATConv(hidden, hidden, heads=heads, concat=False, dropout=dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.head = mlp([in_dim + 2 * hidden, hidden, 1], dropout)
 
     def forward(self, x, edge_index, cross_edge_index, is_antibody, batch=None):
@@ -93,7 +94,9 @@ class EGNNLayer(MessagePassing):
         self.phi_h = mlp([2 * hidden, hidden, hidden], dropout)
         self.norm = nn.LayerNorm(hidden)
 
-    def forward(self, h, pos, edge_index, edge_feat):
+    def forward(self, h, pos, edge_index, edge_feat, update_pos: bool = True):
+        """``update_pos=False`` skips the coordinate update (``pos`` comes back as it went in): the last layer's
+        coordinates are never read, so computing them would only cost an edge MLP."""
         src, dst = edge_index
         # index_select rather than x[idx]: its backward is an index_add, several times faster on CPU than
         # the accumulating index_put that advanced indexing differentiates into
@@ -106,10 +109,12 @@ class EGNNLayer(MessagePassing):
         pre = ((h @ w_dst.T).index_select(0, dst) + (h @ w_src.T).index_select(0, src)
                + nn.functional.linear(torch.cat([sq / 100.0, edge_feat], dim=1), w_edge, first.bias))
         m = self.phi_e[1:](pre)
-        deg = torch.zeros(h.shape[0], 1, device=h.device).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
-        shift = torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(self.phi_x(m))) / deg
         agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
         h = self.norm(h + self.phi_h(torch.cat([h, agg], dim=1)))
+        if not update_pos:
+            return h, pos
+        deg = torch.zeros(h.shape[0], 1, device=h.device).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
+        shift = torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(self.phi_x(m))) / deg
         return h, pos + shift
 
 
@@ -121,7 +126,7 @@ class CrossAttention(MessagePassing):
         self.q, self.k, self.v = (nn.Linear(hidden, hidden) for _ in range(3))
         self.out = nn.Linear(hidden, hidden)
         self.norm = nn.LayerNorm(hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.scale = hidden**-0.5
 
     def forward(self, h, cross_edge_index, pairs: CrossPairs | None = None):
@@ -160,7 +165,7 @@ class EGNN(nn.Module):
         pairs = (cross_pairs(cross_edge_index, is_antibody, batch)
                  if self.fusion == "edges" and is_antibody is not None else None)
         for i, layer in enumerate(self.layers):
-            h, p = layer(h, p, edge_index, ef)
+            h, p = layer(h, p, edge_index, ef, update_pos=i < len(self.layers) - 1)
             if self.fusion == "edges":
                 h = self.cross[i](h, cross_edge_index, pairs)
             elif self.fusion == "cross_attention":
@@ -189,7 +194,7 @@ class GATv2Net(nn.Module):
         elif fusion == "cross_attention":
             self.inter = nn.ModuleList(ResidueCrossAttention(hidden, heads, dropout) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(2 * layers))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.head = mlp([hidden * (2 if fusion == "late" else 1) + in_dim, hidden, 1], dropout)
 
     def forward(self, x, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None):

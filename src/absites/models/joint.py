@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv
 
 from absites.graph.build import FEATURE_NAMES
+from absites.models.dropout import Dropout
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
 from absites.models.gnn import EDGE_DIM, edge_features, mlp
 from absites.models.surface import DiffusionNetBlock, SurfaceBatch
@@ -48,7 +49,7 @@ class JointNet(nn.Module):
         self.to_residue = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
         if fusion == "cross_attention":
             self.cross = nn.ModuleList(ResidueCrossAttention(hidden, heads, dropout) for _ in range(layers))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.head = mlp([hidden * (2 if fusion == "late" else 1) + residue_dim, hidden, 1], dropout)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, surfaces: SurfaceBatch, n_residues: int,

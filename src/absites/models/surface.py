@@ -24,15 +24,68 @@ graph batch (offsets applied by :func:`collate_surfaces`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from absites.models.fusion import ResidueCrossAttention, check_fusion
 from absites.models.gnn import mlp
+
+
+class _FixedSparseProduct(torch.autograd.Function):
+    """``a @ x`` for a constant CSR ``a``; the backward applies the stored CSR transpose ``at``."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, at: Tensor, x: Tensor) -> Tensor:
+        ctx.save_for_backward(at)
+        return a @ x
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (at,) = ctx.saved_tensors
+        return None, None, at @ grad
+
+
+class SparseOperator:
+    """A constant sparse matrix applied to dense features: ``op @ x`` differentiates with respect to ``x`` only.
+
+    Kept in CSR together with its CSR transpose: on the CPU a CSR product is ~2.5x faster than torch's COO
+    ``sparse.mm``, and the stored transpose makes the backward as fast as the forward (torch's own backward
+    of a CSR product transposes the matrix at every step). Profiled in ``bench/RESULTS.md`` (issue 14).
+    """
+
+    def __init__(self, matrix: Tensor, transpose: Tensor):
+        self.matrix, self.transpose = matrix, transpose
+
+    @staticmethod
+    def _csr(m) -> Tensor:
+        m = m.tocsr()
+        m.sort_indices()
+        with warnings.catch_warnings():  # "CSR support is in beta": the product used here is long stable
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                           torch.from_numpy(m.indices.astype(np.int64)),
+                                           torch.from_numpy(m.data.astype(np.float32)), m.shape,
+                                           check_invariants=False)
+
+    @classmethod
+    def from_scipy(cls, m) -> SparseOperator:
+        return cls(cls._csr(m), cls._csr(m.T))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.matrix.shape)
+
+    def to(self, device) -> SparseOperator:
+        return SparseOperator(self.matrix.to(device), self.transpose.to(device))
+
+    def __matmul__(self, x: Tensor) -> Tensor:
+        return _FixedSparseProduct.apply(self.matrix, self.transpose, x)
 
 
 @dataclass
@@ -44,14 +97,13 @@ class MeshTensors:
     mass: Tensor  # (V,)
     evals: Tensor  # (k,)
     evecs: Tensor  # (V, k)
-    grad_x: Tensor  # sparse (V, V)
-    grad_y: Tensor  # sparse (V, V)
+    gradient: SparseOperator  # (2V, V): rows [∇_X; ∇_Y] of the tangent-plane gradient
     vertex_residue: Tensor  # (V,) long
     is_antibody: bool
 
     def to(self, device) -> MeshTensors:
         return MeshTensors(*(getattr(self, f).to(device) for f in
-                             ("x", "pos", "mass", "evals", "evecs", "grad_x", "grad_y", "vertex_residue")),
+                             ("x", "pos", "mass", "evals", "evecs", "gradient", "vertex_residue")),
                            self.is_antibody)
 
 
@@ -59,13 +111,6 @@ def mesh_tensors(surface, graph, max_eigs: int | None = None) -> MeshTensors:
     """Torch tensors of a :class:`absites.surface.build.ProteinSurface` with its graph's residue features."""
     gx, gy = surface.grad_matrices()
     k = max_eigs or surface.evals.shape[0]
-
-    def sparse(m):
-        m = m.tocoo()
-        idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), m.shape,
-                                       check_invariants=False).coalesce()
-
     centred = surface.vertices - surface.vertices.mean(axis=0, keepdims=True)
     return MeshTensors(
         x=torch.from_numpy(surface.vertex_features(graph).astype(np.float32)),
@@ -73,8 +118,7 @@ def mesh_tensors(surface, graph, max_eigs: int | None = None) -> MeshTensors:
         mass=torch.from_numpy(surface.mass.astype(np.float32)),
         evals=torch.from_numpy(surface.evals[:k].astype(np.float32)),
         evecs=torch.from_numpy(surface.evecs[:, :k].astype(np.float32)),
-        grad_x=sparse(gx),
-        grad_y=sparse(gy),
+        gradient=SparseOperator.from_scipy(sp.vstack([gx, gy])),
         vertex_residue=torch.from_numpy(surface.vertex_residue.astype(np.int64)),
         is_antibody=surface.protein == "antibody",
     )
@@ -102,7 +146,7 @@ def collate_surfaces(per_complex: list[tuple[MeshTensors, MeshTensors]], residue
     meshes, owner = [], []
     for c, (pair, off) in enumerate(zip(per_complex, offsets)):
         for m in pair:
-            meshes.append(MeshTensors(m.x, m.pos, m.mass, m.evals, m.evecs, m.grad_x, m.grad_y,
+            meshes.append(MeshTensors(m.x, m.pos, m.mass, m.evals, m.evecs, m.gradient,
                                       m.vertex_residue + int(off), m.is_antibody))
             owner.append(c)
     return SurfaceBatch(meshes, owner)
@@ -162,9 +206,7 @@ class DiffusionNetBlock(nn.Module):
         xd = self.diffusion(x, mesh.mass, mesh.evals, mesh.evecs)
         # sparse products in float32, outside autocast (which would cast only their dense operand to bf16)
         with torch.autocast(xd.device.type, enabled=False):
-            xd32 = xd.float()
-            gx = torch.sparse.mm(mesh.grad_x, xd32)
-            gy = torch.sparse.mm(mesh.grad_y, xd32)
+            gx, gy = (mesh.gradient @ xd.float()).chunk(2)
         return x + self.mlp(torch.cat([x, xd, self.gradient(gx, gy)], dim=1))
 
 
@@ -222,7 +264,7 @@ class SurfaceNet(nn.Module):
 
     def _rotate(self, mesh: MeshTensors) -> MeshTensors:
         q, _ = torch.linalg.qr(torch.randn(3, 3, device=mesh.pos.device))
-        return MeshTensors(mesh.x, mesh.pos @ q, mesh.mass, mesh.evals, mesh.evecs, mesh.grad_x, mesh.grad_y,
+        return MeshTensors(mesh.x, mesh.pos @ q, mesh.mass, mesh.evals, mesh.evecs, mesh.gradient,
                            mesh.vertex_residue, mesh.is_antibody)
 
     def _fuse(self, stage: int, feats: list[Tensor], meshes: list[MeshTensors], n_residues: int,
