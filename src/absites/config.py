@@ -145,6 +145,9 @@ class TrainingConfig:
     # Networks: residue features plus the epitope templates of the training set (absites.models.templates:
     # antigen chains at least this identical; leave-one-out while training); None reads none.
     templates: float | None = None
+    # Mix each antigen residue's score with its neighbours' (absites.models.smoothing), width and weight chosen
+    # on validation epitope AUPRC, off when validation does not gain; recorded in the run and applied at predict.
+    epitope_smoothing: bool = False
 
     def __post_init__(self) -> None:
         noise = self.coord_noise if isinstance(self.coord_noise, (list, tuple)) else (self.coord_noise,)

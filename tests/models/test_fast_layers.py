@@ -11,7 +11,7 @@ from torch import nn
 
 from absites.models.dropout import Dropout, dropout
 from absites.models.gnn import EDGE_DIM, EGNNLayer
-from absites.models.surface import SparseOperator, mesh_tensors
+from absites.models.surface import mesh_tensors
 
 IDS = ["1ahw_BA_C"]
 

@@ -31,6 +31,7 @@ from absites.data.prepare import prepare
 from absites.errors import AbsitesError
 from absites.metrics import choose_thresholds, evaluate
 from absites.graph.build import ResidueGraph
+from absites.models.smoothing import EpitopeSmoothing, choose_smoothing
 from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         baseline = model.spec.build(**params).fit(train.graphs)
         val_preds = {g.complex_id: baseline.predict(g) for g in val.graphs}
         seconds_per_epoch, best_epoch = time.perf_counter() - t0, 0
+        val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
         thresholds = choose_thresholds(val.graphs, val_preds)
         joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
     else:
@@ -140,6 +142,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         meta["in_dim"] = input_dim(train_s)
         result = fit(model.name, model.params, training, train_s, val_s, out_dir, resume=resume, extra_meta=meta)
         val_preds = predict(result.model, val_s, next(result.model.parameters()).device, training.batch_size)
+        val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
         thresholds = choose_thresholds(val.graphs, val_preds)
         save_checkpoint(out_dir / "best.pt", result.model, meta, result.history,
                         result.best_epoch, result.best_score, thresholds)
@@ -150,6 +153,18 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds, "seconds_per_epoch": seconds_per_epoch,
          "train_seconds": train_seconds, "best_epoch": best_epoch, "meta": meta}, indent=1, default=str))
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
+
+
+def _choose_smoothing(training: TrainingConfig, graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray],
+                      meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """With ``epitope_smoothing``, the smoothing chosen on validation (recorded in ``meta``, applied by
+    :func:`load_run`) and the validation predictions it gives; without, the predictions unchanged."""
+    if not training.epitope_smoothing:
+        return val_preds
+    smoothing = choose_smoothing(graphs, val_preds)
+    meta["epitope_smoothing"] = smoothing.as_dict()
+    log.info("epitope smoothing chosen on validation: %s", smoothing)
+    return smoothing.apply_all(graphs, val_preds)
 
 
 def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity: float,
@@ -169,15 +184,24 @@ def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity
 class BaselinePredictor:
     """A fitted baseline as a run's predict function (graphs -> probabilities), with its notes."""
 
-    def __init__(self, baseline):
+    def __init__(self, baseline, smoothing: EpitopeSmoothing | None = None):
         self.baseline = baseline
+        self.smoothing = smoothing or EpitopeSmoothing()
 
     def __call__(self, graphs, surfaces=None) -> dict[str, np.ndarray]:
-        return {g.complex_id: self.baseline.predict(g) for g in graphs}
+        return {g.complex_id: self.smoothing.apply(g, self.baseline.predict(g)) for g in graphs}
 
     def notes(self, graph: ResidueGraph) -> list[str]:
         """What the model would tell a user about this input (e.g. the epitope templates it found)."""
-        return self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
+        own = self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
+        return own + _smoothing_notes(self.smoothing, graph)
+
+
+def _smoothing_notes(smoothing: EpitopeSmoothing, graph: ResidueGraph) -> list[str]:
+    if not smoothing.active or graph.is_antibody.astype(bool).all():
+        return []
+    return [f"epitope scores mixed {smoothing.weight:.0%} with their neighbours' (Gaussian, σ = {smoothing.sigma:g} Å "
+            "over the antigen), as chosen on validation"]
 
 
 def load_run(run_dir: str | Path):
@@ -189,21 +213,25 @@ def load_run(run_dir: str | Path):
         raise AbsitesError(f"no checkpoint at {path}")
     if path.suffix == ".joblib":
         state = joblib.load(path)
-        return BaselinePredictor(state["model"]), state["meta"], state["thresholds"]
+        smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
+        return BaselinePredictor(state["model"], smoothing), state["meta"], state["thresholds"]
     from absites.train.loop import load_checkpoint, make_samples, pick_device, predict
 
     device = pick_device("auto")
     model, state = load_checkpoint(path, device)
     library_path = path.parent / "templates.joblib"
     library = joblib.load(library_path) if library_path.exists() else None
+    smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
 
     def run(graphs, surfaces=None):
         if library is not None:
             graphs = [with_template_features(g, library.features(g)) for g in graphs]
-        return predict(model, make_samples(graphs, surfaces), device)
+        return smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
 
-    if library is not None:
-        run.notes = library.notes
+    def notes(graph: ResidueGraph) -> list[str]:
+        return (library.notes(graph) if library is not None else []) + _smoothing_notes(smoothing, graph)
+
+    run.notes = notes
     return run, state["meta"], state.get("thresholds", {})
 
 
