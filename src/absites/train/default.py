@@ -68,6 +68,14 @@ Paratope metrics are over CDR residues (Chothia ±2), epitope over all antigen r
 """
 
 
+def _training(spec: str | dict):
+    """``training:`` of a task: a config name, or ``{config: NAME, <option>: <value>, ...}`` (overrides)."""
+    if isinstance(spec, str):
+        return load_training_config(spec)
+    options = dict(spec)
+    return load_training_config(options.pop("config", "default"), **options)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default=str(CONFIG_DIR / "default_models.yaml"))
@@ -81,7 +89,7 @@ def main() -> None:
     for task in args.tasks.split(","):
         spec = cfg[task]
         model = load_model_config(spec["model"])
-        training = load_training_config(spec.get("training", "default"))
+        training = _training(spec.get("training", "default"))
         run_dir = PROJECT_ROOT / "runs" / f"default-{task}"
         splits = {part: SplitSpec(**spec[part]) if isinstance(spec.get(part), dict) else SplitSpec(spec.get(part, part))
                   for part in ("train", "val")}
