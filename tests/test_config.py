@@ -92,3 +92,17 @@ def test_prediction_display_surface_is_the_fast_training_default():
     assert load_surface_config("fast").as_dict()["marching_step"] == 2
     # configs written before marching_step existed keep their cache keys
     assert "marching_step" not in load_surface_config("coarse").as_dict()
+
+
+def test_default_models_training_is_a_config_name_or_overrides():
+    from absites.config import load_yaml
+    from absites.train.default import _training
+
+    assert _training("default") == load_training_config("default")
+    smooth = _training({"config": "default", "epitope_smoothing": True})
+    assert smooth.epitope_smoothing and smooth.epochs == load_training_config("default").epochs
+    shipped = load_yaml(CONFIG_DIR / "default_models.yaml")
+    for task in ("paratope", "epitope"):
+        _training(shipped[task].get("training", "default"))
+    with pytest.raises(ConfigError, match="no_such_option"):
+        _training({"config": "default", "no_such_option": 1})
