@@ -105,9 +105,10 @@ class EGNNLayer(MessagePassing):
         # phi_e's first layer on [h_dst, h_src, sq, edge_feat], split by input block: the two node
         # blocks are applied per node and gathered, not per edge (same weights, same value, ~2x fewer FLOPs)
         first, width = self.phi_e[0], h.shape[1]
-        w_dst, w_src, w_edge = first.weight[:, :width], first.weight[:, width:2 * width], first.weight[:, 2 * width:]
-        pre = ((h @ w_dst.T).index_select(0, dst) + (h @ w_src.T).index_select(0, src)
-               + nn.functional.linear(torch.cat([sq / 100.0, edge_feat], dim=1), w_edge, first.bias))
+        w_dst, w_src = first.weight[:, :width], first.weight[:, width:2 * width]
+        node = h @ torch.cat([w_dst, w_src]).T  # [h W_dst^T, h W_src^T] (N, 2 hidden) in one product
+        pre = (node[:, :width].index_select(0, dst) + node[:, width:].index_select(0, src)
+               + nn.functional.linear(torch.cat([sq / 100.0, edge_feat], dim=1), first.weight[:, 2 * width:], first.bias))
         m = self.phi_e[1:](pre)
         agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
         h = self.norm(h + self.phi_h(torch.cat([h, agg], dim=1)))
