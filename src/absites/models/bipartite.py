@@ -32,6 +32,7 @@ from torch_geometric.utils import to_dense_batch
 
 from absites.models.dropout import dropout
 
+
 @dataclass(frozen=True)
 class CrossPairs:
     """The two sides of each complex's complete bipartite cross graph, padded per complex.
