@@ -149,14 +149,16 @@ def test_random_baseline_is_reproducible_across_processes():
 
 
 @pytest.mark.slow
-def test_network_reads_templates_in_training_and_prediction(graphs, tmp_path, monkeypatch):
+def test_network_reads_templates_and_smoothing_in_training_and_prediction(graphs, tmp_path, monkeypatch):
     from absites.config import FeatureConfig, load_data_config, load_model_config
     from absites.graph.build import FEATURE_NAMES
+    from absites.models.smoothing import EpitopeSmoothing
     from absites.models.templates import TEMPLATE_FEATURES
     from absites.train.run import load_run, train_run
 
     monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
-    training = TrainingConfig(epochs=1, batch_size=2, patience=2, scheduler="constant", templates=0.5)
+    training = TrainingConfig(epochs=1, batch_size=2, patience=2, scheduler="constant", templates=0.5,
+                              epitope_smoothing=True)
     result = train_run(load_model_config("epmp"), training, load_data_config("sample"), FeatureConfig(), None,
                        tmp_path / "run", workers=1)
     assert (result.out_dir / "templates.joblib").exists()
@@ -165,5 +167,6 @@ def test_network_reads_templates_in_training_and_prediction(graphs, tmp_path, mo
     assert meta["feature_names"][-len(TEMPLATE_FEATURES):] == list(TEMPLATE_FEATURES)
     prob = predict_fn([graphs[0]])[graphs[0].complex_id]  # a plain record: templates are added on the way
     assert prob.shape == (graphs[0].num_nodes,) and np.isfinite(prob).all()
-    (note,) = predict_fn.notes(graphs[0])
-    assert note.startswith("epitope templates:")
+    smoothing = EpitopeSmoothing(**meta["epitope_smoothing"])  # chosen on val, kept in the checkpoint
+    notes = predict_fn.notes(graphs[0])
+    assert notes[0].startswith("epitope templates:") and len(notes) == 1 + smoothing.active
