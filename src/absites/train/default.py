@@ -39,6 +39,14 @@ def _table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _smoothing_line(meta: dict) -> str:
+    s = meta.get("epitope_smoothing")
+    if not s or not s["weight"]:
+        return ""
+    return (f"\n* epitope smoothing, chosen on val: each antigen residue's score mixed {s['weight']:.0%} with the "
+            f"Gaussian average (σ = {s['sigma']:g} Å) of its neighbours' (`absites.models.smoothing`)")
+
+
 def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> str:
     d = meta["data"]
     return f"""# absites default {task} model
@@ -50,7 +58,7 @@ def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> 
 {card_cfg.get('note', '').strip()}
 * features: {json.dumps(meta['features'])}
 * surface: {json.dumps(meta.get('surface'))}
-* training: {json.dumps(meta['training'])}
+* training: {json.dumps(meta['training'])}{_smoothing_line(meta)}
 * config: {json.dumps({k: v for k, v in card_cfg.items() if k != 'note'})}
 * this model scores the {'antibody' if task == 'paratope' else 'antigen'} residues in `absites predict`
 
