@@ -55,6 +55,15 @@ class EpitopeSmoothing:
     def from_dict(cls, d: dict[str, Any] | None) -> EpitopeSmoothing:
         return cls(**d) if d else cls()
 
+    def describe(self) -> str:
+        """The smoothing in words (a prediction's notes, a model card)."""
+        return (f"epitope scores mixed {self.weight:.0%} with their neighbours' (Gaussian, σ = {self.sigma:g} Å "
+                "over the antigen), as chosen on validation")
+
+    def notes(self, graph: ResidueGraph) -> list[str]:
+        """The line a prediction's notes carry; none when off or for a graph with no antigen."""
+        return [self.describe()] if self.active and not graph.is_antibody.astype(bool).all() else []
+
     def apply(self, graph: ResidueGraph, probs: np.ndarray) -> np.ndarray:
         """``probs`` with the antigen residues smoothed (a new array; antibody residues unchanged)."""
         probs = np.asarray(probs, dtype=np.float64)

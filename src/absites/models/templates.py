@@ -150,9 +150,8 @@ class TemplateLibrary:
         diagonal = np.concatenate([i - h[:, 1] for i, h in hits]) + max(self.lengths.max(), len(query))
         key = pairs[:, 0] * (1 << 32) + diagonal // BAND
         bands, counts = np.unique(key, return_counts=True)
-        after = np.searchsorted(bands, bands + 1)  # the next band of the same sequence, when it has hits
-        nxt = np.where((after < bands.size) & (bands[np.minimum(after, bands.size - 1)] == bands + 1),
-                       counts[np.minimum(after, bands.size - 1)], 0)
+        after = np.minimum(np.searchsorted(bands, bands + 1), bands.size - 1)  # the next band, if it has hits
+        nxt = np.where(bands[after] == bands + 1, counts[after], 0)
         best = np.zeros(len(self.sequences))
         np.maximum.at(best, bands >> 32, counts + nxt)
         shorter = np.minimum(self.lengths, len(query))

@@ -27,6 +27,7 @@ from absites.config import (
     load_yaml,
 )
 from absites.data.index import SplitSpec
+from absites.models.smoothing import EpitopeSmoothing
 from absites.train.run import evaluate_run, train_run
 
 KEYS = ("auroc", "auprc", "mcc", "mcc_at_val", "precision", "recall", "f1", "auroc_mean", "auprc_mean")
@@ -40,11 +41,8 @@ def _table(metrics: dict) -> str:
 
 
 def _smoothing_line(meta: dict) -> str:
-    s = meta.get("epitope_smoothing")
-    if not s or not s["weight"]:
-        return ""
-    return (f"\n* epitope smoothing, chosen on val: each antigen residue's score mixed {s['weight']:.0%} with the "
-            f"Gaussian average (σ = {s['sigma']:g} Å) of its neighbours' (`absites.models.smoothing`)")
+    smoothing = EpitopeSmoothing.from_dict(meta.get("epitope_smoothing"))
+    return f"\n* epitope smoothing: {smoothing.describe()} (`absites.models.smoothing`)" if smoothing.active else ""
 
 
 def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> str:

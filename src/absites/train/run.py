@@ -194,14 +194,7 @@ class BaselinePredictor:
     def notes(self, graph: ResidueGraph) -> list[str]:
         """What the model would tell a user about this input (e.g. the epitope templates it found)."""
         own = self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
-        return own + _smoothing_notes(self.smoothing, graph)
-
-
-def _smoothing_notes(smoothing: EpitopeSmoothing, graph: ResidueGraph) -> list[str]:
-    if not smoothing.active or graph.is_antibody.astype(bool).all():
-        return []
-    return [f"epitope scores mixed {smoothing.weight:.0%} with their neighbours' (Gaussian, σ = {smoothing.sigma:g} Å "
-            "over the antigen), as chosen on validation"]
+        return own + self.smoothing.notes(graph)
 
 
 def load_run(run_dir: str | Path):
@@ -229,7 +222,7 @@ def load_run(run_dir: str | Path):
         return smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
 
     def notes(graph: ResidueGraph) -> list[str]:
-        return (library.notes(graph) if library is not None else []) + _smoothing_notes(smoothing, graph)
+        return (library.notes(graph) if library is not None else []) + smoothing.notes(graph)
 
     run.notes = notes
     return run, state["meta"], state.get("thresholds", {})
