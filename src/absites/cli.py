@@ -307,6 +307,31 @@ def train(model_cfg, training_cfg, data_cfg, feature_cfg, surface_cfg, seed, epo
 
 
 @cli.command()
+@click.option("--run", "runs", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
+              required=True, help="A trained run directory to combine (give two or more).")
+@click.option("--data", "data_cfg", default="default", show_default=True, help="Data config name or YAML path.")
+@click.option("--val-split", default="val", show_default=True, help="Split the weights and thresholds are chosen on.")
+@click.option("--step", type=click.FloatRange(0.05, 1.0), default=0.25, show_default=True,
+              help="Weight grid step on the simplex.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run directory of the ensemble (predict with --paratope-model / --epitope-model OUT).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+def ensemble(runs, data_cfg, val_split, step, out_dir, workers) -> None:
+    """Combine trained runs: per-task weights chosen on validation (paratope AUPRC, epitope AUROC)."""
+    from absites.config import load_data_config
+    from absites.train.run import train_ensemble
+
+    if len(runs) < 2:
+        raise click.UsageError("an ensemble needs two or more --run directories")
+    result = train_ensemble(list(runs), load_data_config(data_cfg), out_dir, val_split=val_split, step=step,
+                            workers=workers)
+    weights = json.loads((out_dir / "ensemble.json").read_text())["weights"]
+    summary = {task: {k: round(v, 4) for k, v in m.items() if k in ("auroc", "auprc", "mcc_at_val")}
+               for task, m in result.val_metrics.items()}
+    click.echo(json.dumps({"run": str(result.out_dir), "weights": weights, "val": summary}))
+
+
+@cli.command()
 @click.option("--checkpoint", "run_dir", type=click.Path(exists=True, path_type=Path), required=True,
               help="A run directory (or its best.pt / baseline.joblib).")
 @click.option("--split", default="test", show_default=True)

@@ -73,6 +73,9 @@ def best_mcc_threshold(y: np.ndarray, score: np.ndarray) -> float:
 
 TASKS: tuple[str, ...] = ("paratope", "epitope", "epitope_surface")
 SURFACE_RSA = 0.05
+# the metric each task is ranked by (benchmark tables, ensemble weights): paratope residues are a large
+# share of the CDRs, so precision matters; the epitope is a small share of the antigen, ranked by AUROC
+MAIN_METRIC = {"paratope": "auprc", "epitope": "auroc", "epitope_surface": "auroc"}
 
 
 def task_mask(graph: ResidueGraph, task: str) -> np.ndarray:

@@ -21,14 +21,14 @@ from absites.errors import ConfigError
 # What a training batch offers a network (train.loop.collate); a model takes the subset it names in `needs`.
 BATCH_KEYS = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch", "n_residues",
               "surfaces")
-KINDS = ("baseline", "graph", "surface", "joint")
+KINDS = ("baseline", "graph", "surface", "joint", "ensemble")
 BALANCE_KEYS = ("init_scale", "lr_scale")  # per-layer init / learning-rate scales, any network (train.balance)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # baseline | graph | surface | joint
+    kind: str  # baseline | graph | surface | joint | ensemble
     target: str  # "module:Class"
     partner_free: bool = False  # scores each protein from that protein alone (one-protein prediction)
     fixed: tuple[tuple[str, object], ...] = ()  # constructor arguments set by the entry (e.g. the encoder)
@@ -36,6 +36,11 @@ class ModelSpec:
     @property
     def is_baseline(self) -> bool:
         return self.kind == "baseline"
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Combines trained runs (absites.models.ensemble); nothing to build or train itself."""
+        return self.kind == "ensemble"
 
     @property
     def needs_surfaces(self) -> bool:
@@ -51,7 +56,7 @@ class ModelSpec:
         skip = {"self", "in_dim", *dict(self.fixed)}
         names = [p.name for p in sig.parameters.values()
                  if p.name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        return tuple(names) + (() if self.is_baseline else BALANCE_KEYS)
+        return tuple(names) + (() if self.is_baseline or self.is_ensemble else BALANCE_KEYS)
 
     def check_params(self, params: dict) -> None:
         """Raise ConfigError naming any parameter the model does not take."""
@@ -62,7 +67,7 @@ class ModelSpec:
 
     def needs(self) -> tuple[str, ...]:
         """Batch keys the network's ``forward`` reads (its declared ``needs``); () for baselines."""
-        return () if self.is_baseline else tuple(self.load().needs)
+        return () if self.is_baseline or self.is_ensemble else tuple(self.load().needs)
 
     def build(self, in_dim: int | None = None, **params):
         """An instance: networks get ``in_dim`` first; ``init_scale`` / ``lr_scale`` are not constructor
@@ -83,6 +88,7 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("diffusionnet", "surface", "absites.models.surface:SurfaceNet", fixed=(("encoder", "diffusionnet"),)),
     ModelSpec("pointnet", "surface", "absites.models.surface:SurfaceNet", fixed=(("encoder", "pointnet"),)),
     ModelSpec("joint", "joint", "absites.models.joint:JointNet"),
+    ModelSpec("ensemble", "ensemble", "absites.models.ensemble:Ensemble"),
 )}
 
 

@@ -15,7 +15,7 @@ from absites.evaluate.benchmark import job_path, load_benchmark_config, run_benc
 from absites.evaluate.robustness import run_robustness
 from conftest import FULL_INDEX
 
-ROWS = ["random", "prior", "egnn", "egnn-upstream", "egnn-downstream"]
+ROWS = ["random", "prior", "egnn", "egnn-upstream", "egnn-downstream", "prior-egnn"]
 
 
 def test_split_spec_selects_docking_complexes_of_val():
@@ -40,6 +40,10 @@ def test_bad_benchmark_config_is_named(tmp_path):
     path.write_text((CONFIG_DIR / "bench" / "sample.yaml").read_text().replace("model: prior", "model: nope"))
     with pytest.raises(ConfigError, match="nope"):
         load_benchmark_config(path)
+    path.write_text((CONFIG_DIR / "bench" / "sample.yaml").read_text().replace("members: [prior, egnn]",
+                                                                               "members: [prior, egnm]"))
+    with pytest.raises(ConfigError, match="ensemble row prior-egnn.*egnm"):
+        load_benchmark_config(path)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,7 @@ def sample_bench(tmp_path_factory):
 
 @pytest.mark.slow
 def test_benchmark_writes_tables_and_figures(sample_bench):
-    cfg, out, _ = sample_bench
+    cfg, out, runs = sample_bench
     folder = out / "sample"
     for name in ("table.md", "table.csv", "roc.png", "pr.png", "preparation.json"):
         assert (folder / name).stat().st_size > 0
@@ -77,6 +81,12 @@ def test_benchmark_writes_tables_and_figures(sample_bench):
     # epitope tables lead with the surface residues, then all antigen residues
     assert md.index("## paratope") < md.index("## epitope, surface residues") < md.index("## epitope, all antigen")
     assert recs[0]["history"] and recs[0]["epochs_run"] == len(recs[0]["history"])
+    # the ensemble ran after its members, on the same seed's runs, and is neither a baseline nor a network
+    ens = json.loads(job_path(folder, "prior-egnn", 42).read_text())
+    assert ens["status"] == "ok" and ens["n_train"] == 10
+    members = json.loads((runs / "sample" / "prior-egnn" / "seed42" / "ensemble.json").read_text())["members"]
+    assert members == ["../../prior/seed42", "../../egnn/seed42"]
+    assert not [line for line in md.splitlines() if line.startswith("Best baseline") and "prior-egnn" in line]
 
 
 @pytest.mark.slow

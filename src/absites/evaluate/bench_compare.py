@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from absites.config import load_model_config
 from absites.errors import ConfigError
-from absites.evaluate.bench_config import check_source, load_benchmark_config, read_kind
+from absites.evaluate.bench_config import check_source, load_benchmark_config, read_kind, row_kind
 from absites.evaluate.bench_records import load_records
 from absites.evaluate.bench_tables import mean_std_text
 
@@ -108,7 +107,7 @@ def _section_rows(section: CompareSection, results_root: Path) -> tuple[list[dic
             mine = [r for r in recs if r.label == row.label]
             if mine:
                 rows.append({"model": row.label, "pool": src.pool, "bench": bench.name,
-                             "network": not load_model_config(row.model).is_baseline, "records": mine})
+                             "network": row_kind(bench, row) == "network", "records": mine})
     order = list(dict.fromkeys(r["model"] for r in rows))
     pools = [s.pool for s in section.sources]
     rows.sort(key=lambda r: (order.index(r["model"]), pools.index(r["pool"])))

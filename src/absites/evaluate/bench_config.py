@@ -33,7 +33,6 @@ BENCH_TASKS = ("paratope", "epitope")  # the tasks trained, thresholded and draw
 TABLE_TASKS = ("paratope", "epitope_surface", "epitope")
 TASK_TITLES = {"paratope": "paratope", "epitope": "epitope, all antigen residues",
                "epitope_surface": "epitope, surface residues (RSA ≥ 0.05)"}
-MAIN_METRIC = {"paratope": "auprc", "epitope": "auroc", "epitope_surface": "auroc"}
 # (column in table.csv, key in the evaluation dict, header in table.md)
 TABLE_METRICS = (("auroc", "auroc", "AUROC"), ("auprc", "auprc", "AUPRC"), ("mcc", "mcc_at_val", "MCC"),
                  ("f1", "f1_at_val", "F1"), ("precision", "precision_at_val", "Precision"),
@@ -135,6 +134,13 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
         model.spec.check_params({**model.params, **r.params})
         if r.surface:
             load_surface_config(r.surface)
+        if model.spec.is_ensemble:
+            members = {**model.params, **r.params}.get("members") or []
+            bad = [m for m in members if m not in labels or load_model_config(
+                next(x for x in rows if x.label == m).model).spec.is_ensemble]
+            if not members or bad:
+                raise ConfigError(f"{path}: ensemble row {r.label} needs params.members naming trained rows of this "
+                                  f"benchmark (not ensembles); unknown or invalid: {', '.join(bad) or 'none given'}")
     return BenchmarkConfig(name=path.stem, title=raw.get("title", path.stem), splits=splits, rows=rows,
                            seeds=tuple(int(s) for s in raw.get("seeds", (42, 40, 63, 64, 65))),
                            budget=raw.get("budget", {}) or {}, note=raw.get("note", ""),
@@ -154,6 +160,28 @@ def row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int, threads: int =
         raise ConfigError(f"bench {bench.name}: bad training override for {row.label}: {exc}") from None
     surface = load_surface_config(row.surface or "default") if model.needs_surfaces else None
     return model, training, surface
+
+
+def row_kind(bench: BenchmarkConfig, row: BenchRow) -> str:
+    """``baseline``, ``network`` or ``ensemble`` (tables compare networks with baselines; an ensemble that
+    mixes both is neither)."""
+    spec = load_model_config(row.model).spec
+    return "ensemble" if spec.is_ensemble else "baseline" if spec.is_baseline else "network"
+
+
+def ensemble_members(bench: BenchmarkConfig, row: BenchRow) -> list[str]:
+    """The row labels an ensemble row combines ([] for any other row)."""
+    model = load_model_config(row.model)
+    return list({**model.params, **row.params}.get("members") or []) if model.spec.is_ensemble else []
+
+
+def row_surface(bench: BenchmarkConfig, row: BenchRow) -> str | None:
+    """The surface config a row reads (an ensemble: its first surface-reading member's), else None."""
+    for member in ensemble_members(bench, row):
+        name = row_surface(bench, bench.row(member))
+        if name:
+            return name
+    return (row.surface or "default") if load_model_config(row.model).needs_surfaces else None
 
 
 def surface_names(rows) -> list[str]:

@@ -29,8 +29,10 @@ from absites.evaluate.bench_config import (
     CURVES_VERSION,
     BenchmarkConfig,
     git_commit,
+    ensemble_members,
     job_path,
     row_configs,
+    row_kind,
     run_dir_of,
     surface_names,
 )
@@ -39,7 +41,7 @@ from absites.evaluate.bench_tables import write_tables
 from absites.provenance import machine_description
 from absites.data.prepare import prepare
 from absites.metrics import evaluate, gather
-from absites.train.run import load_split, predict_on_split, train_run
+from absites.train.run import load_split, predict_on_split, train_ensemble, train_run
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +98,14 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
         data, features = load_data_config(bench.data), load_feature_config(bench.features)
         run_dir = run_dir_of(runs_dir, bench.name, label, seed)
         t0 = time.perf_counter()
-        result = train_run(model, training, data, features, surface, run_dir, resume=not fresh, workers=1,
-                           train_split=bench.splits["train"], val_split=bench.splits["val"])
+        if model.spec.is_ensemble:  # combines the same seed's runs of its member rows (trained first)
+            members = ensemble_members(bench, row)
+            result = train_ensemble([run_dir_of(runs_dir, bench.name, m, seed) for m in members], data, run_dir,
+                                    val_split=bench.splits["val"], step=model.params.get("step", 0.25), workers=1,
+                                    names=members)
+        else:
+            result = train_run(model, training, data, features, surface, run_dir, resume=not fresh, workers=1,
+                               train_split=bench.splits["train"], val_split=bench.splits["val"])
         train_wall = time.perf_counter() - t0
         test, curves = _test_run(bench, run_dir)
         meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
@@ -177,14 +185,16 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
             or not read_record(job_path(out_dir, r.label, s)).ok]
     log.info("bench %s: %d jobs to run (%d rows × %d seeds asked)", bench.name, len(todo), len(rows), len(seeds))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    if todo:
-        if jobs <= 1:
-            for label, seed in todo:
+    # ensembles read their members' runs: they wait for every other job
+    ensembles = {r.label for r in bench.rows if row_kind(bench, r) == "ensemble"}
+    for phase in ([j for j in todo if j[0] not in ensembles], [j for j in todo if j[0] in ensembles]):
+        if jobs <= 1 or len(phase) <= 1:
+            for label, seed in phase:
                 run_job(bench, label, seed, out_dir, runs_dir, threads, command, force)
-        else:
+        elif phase:
             Parallel(n_jobs=jobs, backend="loky")(
                 delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command, force)
-                for label, seed in todo)
+                for label, seed in phase)
     write_tables(bench, out_dir)
     return out_dir
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from absites.config import load_model_config
 from absites.errors import AbsitesError
+from absites.metrics import MAIN_METRIC
 from absites.evaluate.ablation import write_init_ablation
 from absites.evaluate.bench_records import JobRecord
 from absites.evaluate.bench_records import load_records as read_records
@@ -22,11 +22,12 @@ from absites.evaluate.bench_config import (
     BENCH_TASKS,
     CURVE_POINTS,
     CURVES_VERSION,
-    MAIN_METRIC,
     TABLE_METRICS,
     TABLE_TASKS,
     TASK_TITLES,
     BenchmarkConfig,
+    row_kind,
+    row_surface,
 )
 
 
@@ -51,7 +52,8 @@ def summarise(bench: BenchmarkConfig, records: list[JobRecord], prep: dict[str, 
         recs = [r for r in records if r.label == row.label and r.ok]
         if not recs:
             continue
-        surface_key = f"surface:{row.surface or 'default'}" if load_model_config(row.model).needs_surfaces else None
+        surface = row_surface(bench, row)
+        surface_key = f"surface:{surface}" if surface else None
         prep_s = prep.get(surface_key or "graph", float("nan"))  # a surface record's time includes its graph
         for task in TABLE_TASKS:
             entry: dict[str, Any] = {"benchmark": bench.name, "model": row.label, "task": task,
@@ -182,8 +184,8 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
             lines.append(f"| {e['model']} | {e['n_seeds']} | " + " | ".join(cells)
                          + f" | {e['prep_seconds_per_complex']:.2f} | {e['train_seconds']:.0f} "
                            f"| {e['seconds_per_epoch']:.1f} | {e['inference_seconds_per_complex']:.3f} |")
-        base = [e for e in rows if load_model_config(bench.row(e["model"]).model).is_baseline]
-        nets = [e for e in rows if not load_model_config(bench.row(e["model"]).model).is_baseline]
+        base = [e for e in rows if row_kind(bench, bench.row(e["model"])) == "baseline"]
+        nets = [e for e in rows if row_kind(bench, bench.row(e["model"])) == "network"]
         if base and nets:
             top = max(base, key=lambda e: e[f"{main}_mean"])
             below = [e["model"] for e in nets if e[f"{main}_mean"] <= top[f"{main}_mean"]]

@@ -10,7 +10,6 @@ from absites.evaluate.bench_config import (  # noqa: F401
     BENCH_TASKS,
     CURVE_POINTS,
     CURVES_VERSION,
-    MAIN_METRIC,
     TABLE_METRICS,
     BenchmarkConfig,
     BenchRow,
@@ -28,3 +27,4 @@ from absites.evaluate.bench_run import _curves  # noqa: F401  (tests)
 from absites.evaluate.bench_records import JobRecord, read_record, write_record  # noqa: F401
 from absites.evaluate.bench_tables import load_records, summarise, write_summary_csv, write_tables  # noqa: F401
 from absites.provenance import machine_description  # noqa: F401
+from absites.metrics import MAIN_METRIC  # noqa: F401

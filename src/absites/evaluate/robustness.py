@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from absites.config import load_data_config, load_feature_config, load_model_config, load_surface_config
+from absites.config import load_data_config, load_feature_config, load_surface_config
 from absites.data.index import read_index
 from absites.errors import AbsitesError
-from absites.evaluate.bench_config import BENCH_TASKS, BenchmarkConfig, git_commit, run_dir_of
+from absites.evaluate.bench_config import BENCH_TASKS, BenchmarkConfig, git_commit, row_surface, run_dir_of
 from absites.evaluate.bench_tables import load_records, write_summary_csv
 from absites.provenance import machine_description
 from absites.metrics import evaluate
@@ -77,15 +77,15 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
             continue
         log.info("σ=%s: %d runs to evaluate, %d kept from runs.json", sigma, len(todo), len(records) - len(todo))
         # noisy surfaces only for the configs the runs still to evaluate read
-        surface_names = sorted({r.surface or "default" for r in todo if load_model_config(r.model).needs_surfaces})
+        surface_names = sorted({row_surface(bench, bench.row(r.label)) for r in todo} - {None})
         graphs, surfaces, skipped = noisy_records(entries, features, surface_names, sigma)
         if skipped:
             log.warning("σ=%s: %d skipped: %s", sigma, len(skipped), "; ".join(skipped))
         for rec in todo:
             run_dir = run_dir_of(runs_root, bench.name, rec.label, rec.seed)
             predict_fn, _, thresholds = load_run(run_dir)
-            needs = load_model_config(rec.model).needs_surfaces
-            surf = surfaces[rec.surface or "default"] if needs else None
+            surface = row_surface(bench, bench.row(rec.label))
+            surf = surfaces[surface] if surface else None
             kept = [g for g in graphs if surf is None or g.complex_id in surf]
             metrics = evaluate(kept, predict_fn(kept, surf), thresholds)
             row = {"label": rec.label, "seed": rec.seed, "sigma": sigma, "n_test": len(kept)}

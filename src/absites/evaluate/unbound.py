@@ -49,7 +49,7 @@ from absites.structure.complex import ChainRoles, make_complex
 from absites.structure.parse import read_structure
 from absites.structure.roles import detect_antibodies
 from absites.surface.build import complex_surfaces
-from absites.train.run import load_run, train_run
+from absites.train.run import load_run, run_exists, train_run
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
         for row in [bench.row(r) for r in src.rows] if src.rows else bench.rows:
             for seed in bench.seeds:
                 run_dir = run_dir_of(runs_root, bench.name, row.label, seed)
-                has = (run_dir / "best.pt").exists() or (run_dir / "baseline.joblib").exists()
+                has = run_exists(run_dir)
                 model, training, surface = row_configs(bench, row, seed, 1)
                 if not has and model.is_baseline:
                     log.info("training missing baseline run %s", run_dir)

@@ -49,8 +49,8 @@ class TaskModel:
     def partner_free(self) -> bool:
         """Whether the model scores a protein from that protein alone (the baselines: per-residue and
         within-protein neighbourhood features); networks read the partner through their cross layers."""
-        name = self.meta.get("model")
-        return name in registry.REGISTRY and registry.get(name).partner_free
+        names = self.meta.get("member_models") or [self.meta.get("model")]  # an ensemble: all its members
+        return all(name in registry.REGISTRY and registry.get(name).partner_free for name in names)
 
 
 def load_task_model(run_dir: str | Path, task: str) -> TaskModel:

@@ -1,8 +1,9 @@
 """Train / evaluate runs from configs: prepare the splits (cached), fit, choose thresholds, save.
 
-A run directory holds ``best.pt`` (networks; ``baseline.joblib`` for baselines),
-``last.pt`` (resume), ``best.json`` / ``metrics.json`` (history, validation
-thresholds, metrics) — everything needed to evaluate or predict later.
+A run directory holds ``best.pt`` (networks; ``baseline.joblib`` for baselines,
+``ensemble.json`` for ensembles of other runs), ``last.pt`` (resume), ``best.json``
+/ ``metrics.json`` (history, validation thresholds, metrics) — everything needed
+to evaluate or predict later.
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ from absites.data.prepare import prepare
 from absites.errors import AbsitesError
 from absites.metrics import choose_thresholds, evaluate
 from absites.graph.build import ResidueGraph
+from absites.models.ensemble import EnsembleWeights, choose_weights
 from absites.models.smoothing import EpitopeSmoothing, choose_smoothing
 from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
 
 log = logging.getLogger(__name__)
+
+RUN_FILES = ("baseline.joblib", "best.pt", "ensemble.json")  # what makes a directory a trained run
+ENSEMBLE_FILE = "ensemble.json"
 
 
 @dataclass
@@ -104,6 +109,9 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
     from absites.provenance import code_version
     from absites.train.loop import fit, input_dim, make_samples, predict, save_checkpoint
 
+    if model.spec.is_ensemble:
+        raise AbsitesError("an ensemble is not trained: it combines trained runs (absites.train.run.train_ensemble, "
+                           "`absites ensemble`, or an ensemble row of a benchmark)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     surface = surface if model.needs_surfaces else None
@@ -197,11 +205,99 @@ class BaselinePredictor:
         return own + self.smoothing.notes(graph)
 
 
+def run_exists(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a trained run (a network, a baseline or an ensemble)."""
+    return any((Path(run_dir) / name).exists() for name in RUN_FILES)
+
+
+def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str | Path,
+                   val_split: str | SplitSpec = "val", step: float = 0.25, workers: int = 2,
+                   names: list[str] | None = None) -> RunResult:
+    """An ensemble of trained runs: per-task weights chosen on the validation split
+    (:func:`absites.models.ensemble.choose_weights`), then thresholds as for any run. Writes
+    ``ensemble.json`` (members as paths relative to ``out_dir``, weights, thresholds, meta) and
+    ``metrics.json``; :func:`load_run` predicts with it like any run.
+
+    Raises:
+        AbsitesError: a member is not a trained run, or the members read different residue features or
+            different surfaces (their predictions would not be of the same records).
+    """
+    import os
+
+    out_dir = Path(out_dir)
+    member_dirs = [Path(m) for m in member_dirs]
+    names = list(names) if names else [m.name if m.name and not m.name.startswith("seed") else
+                                       f"{m.parent.name}/{m.name}" for m in member_dirs]
+    missing = [str(m) for m in member_dirs if not run_exists(m)]
+    if missing:
+        raise AbsitesError(f"ensemble: no trained run at {', '.join(missing)} (train the members first)")
+    members = [load_run(m) for m in member_dirs]
+    metas = [m[1] for m in members]
+    if any(m["features"] != metas[0]["features"] for m in metas):
+        raise AbsitesError("ensemble: the members read different residue features; train them with one "
+                           "feature config")
+    surfaces = {json.dumps(m["surface"], sort_keys=True) for m in metas if m.get("surface")}
+    if len(surfaces) > 1:
+        raise AbsitesError("ensemble: the members read different surface configs; at most one is supported")
+    surface_dict = next((m["surface"] for m in metas if m.get("surface")), None)
+    features = FeatureConfig(**metas[0]["features"])
+    surface = SurfaceConfig(**surface_dict) if surface_dict else None
+    t0 = time.perf_counter()
+    val = load_split(val_split, data, features, surface, workers)
+    member_preds = [fn(val.graphs, val.surfaces) for fn, _, _ in members]
+    weights, tried = choose_weights(val.graphs, member_preds, step)
+    log.info("%s chosen on validation", weights.describe(names))
+    val_preds = weights.combine(val.graphs, member_preds)
+    thresholds = choose_thresholds(val.graphs, val_preds)
+    val_metrics = evaluate(val.graphs, val_preds, thresholds)
+    train_seconds = time.perf_counter() - t0
+    from absites.provenance import code_version
+
+    meta = {"model": "ensemble", "model_params": {"members": names, "step": step},
+            "member_models": [m["model"] for m in metas], "features": metas[0]["features"], "surface": surface_dict,
+            "training": {"seed": metas[0].get("seed")}, "weights": weights.as_dict(), "weights_tried": tried,
+            "data": {**metas[0]["data"], "val_split": SplitSpec.of(val_split).describe(), "n_val": len(val.graphs)},
+            "skipped": val.skipped, "code_version": code_version(), "seed": metas[0].get("seed")}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / ENSEMBLE_FILE).write_text(json.dumps(
+        {"members": [os.path.relpath(m.resolve(), out_dir.resolve()) for m in member_dirs], "names": names,
+         "weights": weights.as_dict(), "thresholds": thresholds, "meta": meta}, indent=1, default=str))
+    (out_dir / "metrics.json").write_text(json.dumps(
+        {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds,
+         "seconds_per_epoch": train_seconds, "train_seconds": train_seconds, "best_epoch": 0, "meta": meta},
+        indent=1, default=str))
+    return RunResult(out_dir, val_metrics, thresholds, train_seconds, train_seconds, 0)
+
+
+def _load_ensemble(path: Path):
+    state = json.loads(path.read_text())
+    members = [load_run((path.parent / rel).resolve()) for rel in state["members"]]
+    weights = EnsembleWeights.from_dict(state["weights"])
+    names = state.get("names") or [str(m) for m in state["members"]]
+
+    def run(graphs, surfaces=None):
+        return weights.combine(graphs, [fn(graphs, surfaces) for fn, _, _ in members])
+
+    def notes(graph: ResidueGraph) -> list[str]:
+        said = []
+        for fn, _, _ in members:
+            for note in (fn.notes(graph) if hasattr(fn, "notes") else []):
+                if note not in said:
+                    said.append(note)
+        return [weights.describe(names), *said]
+
+    run.notes = notes
+    return run, state["meta"], state["thresholds"]
+
+
 def load_run(run_dir: str | Path):
     """(predict function graph list -> probs, meta, thresholds) for a run directory or a checkpoint file."""
     path = Path(run_dir)
     if path.is_dir():
-        path = path / "baseline.joblib" if (path / "baseline.joblib").exists() else path / "best.pt"
+        found = [path / name for name in RUN_FILES if (path / name).exists()]
+        path = found[0] if found else path / "best.pt"
+    if path.name == ENSEMBLE_FILE and path.exists():
+        return _load_ensemble(path)
     if not path.exists():
         raise AbsitesError(f"no checkpoint at {path}")
     if path.suffix == ".joblib":
