@@ -14,6 +14,7 @@ residues) or any run directories given with ``--paratope-model`` / ``--epitope-m
 
 from __future__ import annotations
 
+import json
 import csv
 import hashlib
 import logging
@@ -44,6 +45,7 @@ class TaskModel:
     meta: dict
     threshold: float
     needs_surfaces: bool
+    alone: TaskModel | None = None  # a partner-free model for this task's protein alone (shipped defaults)
 
     @property
     def partner_free(self) -> bool:
@@ -67,7 +69,13 @@ def load_default_models(paratope: str | Path | None = None, epitope: str | Path 
     for task, path in paths.items():
         if not path.exists():
             raise AbsitesError(f"no {task} model at {path}: run `make train-default` or pass --{task}-model RUN_DIR")
-    return {task: load_task_model(path, task) for task, path in paths.items()}
+    models = {task: load_task_model(path, task) for task, path in paths.items()}
+    alone = DEFAULT_MODEL_DIR / "alone.json"
+    if alone.exists():  # the shipped networks read the partner: partner-free members serve one protein alone
+        for task, rel in json.loads(alone.read_text()).items():
+            if task in models and paths[task] == DEFAULT_MODEL_DIR / task and not models[task].partner_free:
+                models[task].alone = load_task_model(DEFAULT_MODEL_DIR / rel, task)
+    return models
 
 
 @dataclass
@@ -275,6 +283,9 @@ def predict_one_protein(path: str | Path, out_dir: str | Path, models: dict[str,
     models = models or load_default_models()
     task, partner = ("paratope", "antigen") if side == "antibody" else ("epitope", "antibody")
     model = models[task]
+    if not model.partner_free and model.alone is not None:
+        model = model.alone
+        models = {**models, task: model}
     if not model.partner_free:
         raise AbsitesError(
             f"the {task} model ({model.meta.get('model')}) reads the {partner}: predicting from the {side} alone "

@@ -5,6 +5,12 @@ the configured model on the GEP train split with early stopping on val, evaluate
 on the test split, and copy the checkpoint (small: weights or a fitted baseline,
 no optimiser state) into ``src/absites/models/default/<task>/`` with a model card
 (data, split, metrics, date, code version).
+
+A task may instead name an ``ensemble:`` of ``members:`` (each trained once, shipped in
+``models/default/members/<name>/``, shared between the tasks), whose weights and
+thresholds are chosen on val (:func:`absites.train.run.train_ensemble`); ``alone:``
+names the partner-free members that serve ``predict --antibody`` / ``--antigen``
+alone (``models/default/alone.json``).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from absites.config import (
     load_yaml,
 )
 from absites.data.index import SplitSpec
+from absites.models.ensemble import EnsembleWeights
 from absites.models.smoothing import EpitopeSmoothing
-from absites.train.run import evaluate_run, train_run
+from absites.train.run import evaluate_run, load_run, train_ensemble, train_run
 
 KEYS = ("auroc", "auprc", "mcc", "mcc_at_val", "precision", "recall", "f1", "auroc_mean", "auprc_mean")
 
@@ -45,7 +52,7 @@ def _smoothing_line(meta: dict) -> str:
     return f"\n* epitope smoothing: {smoothing.describe()} (`absites.models.smoothing`)" if smoothing.active else ""
 
 
-def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> str:
+def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict, extra: str = "") -> str:
     d = meta["data"]
     return f"""# absites default {task} model
 
@@ -57,7 +64,7 @@ def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict) -> 
 * features: {json.dumps(meta['features'])}
 * surface: {json.dumps(meta.get('surface'))}
 * training: {json.dumps(meta['training'])}{_smoothing_line(meta)}
-* config: {json.dumps({k: v for k, v in card_cfg.items() if k != 'note'})}
+* config: {json.dumps({k: v for k, v in card_cfg.items() if k != 'note'})}{extra}
 * this model scores the {'antibody' if task == 'paratope' else 'antigen'} residues in `absites predict`
 
 Paratope metrics are over CDR residues (Chothia ±2), epitope over all antigen residues
@@ -82,6 +89,39 @@ def _training(spec: str | dict):
     return load_training_config(options.pop("config", "default"), **options)
 
 
+def _splits(spec: dict) -> dict[str, SplitSpec]:
+    return {part: SplitSpec(**spec[part]) if isinstance(spec.get(part), dict) else SplitSpec(spec.get(part, part))
+            for part in ("train", "val")}
+
+
+def _train_one(name: str, spec: dict, data, features, default_surface, workers: int):
+    """Train one configured model into ``runs/default-<name>``: (model config, result, run dir)."""
+    model = load_model_config(spec["model"])
+    training = _training(spec.get("training", "default"))
+    surface = load_surface_config(spec["surface"]) if spec.get("surface") else default_surface
+    run_dir = PROJECT_ROOT / "runs" / f"default-{name}"
+    splits = _splits(spec)
+    result = train_run(model, training, data, features, surface, run_dir, workers=workers,
+                       train_split=splits["train"], val_split=splits["val"])
+    return model, result, run_dir
+
+
+def _ship(run_dir: Path, target: Path) -> None:
+    """Copy what predicting needs (weights or the fitted baseline, a template library), no optimiser state."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("baseline.joblib", "best.pt", "templates.joblib"):
+        if (run_dir / name).exists():
+            shutil.copy2(run_dir / name, target / name)
+
+
+def _member_line(names: list[str], cfg: dict) -> str:
+    lines = [f"  * `{n}`: {json.dumps({k: v for k, v in cfg['members'][n].items() if k != 'note'})}" for n in names]
+    return ("\n* members (trained once each, shipped in `models/default/members/`; weights chosen on val):\n"
+            + "\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default=str(CONFIG_DIR / "default_models.yaml"))
@@ -92,27 +132,42 @@ def main() -> None:
     data = load_data_config(cfg.get("data", "default"))
     features = load_feature_config(cfg.get("features", "default"))
     surface = load_surface_config(cfg.get("surface", "default"))
-    for task in args.tasks.split(","):
+    tasks = args.tasks.split(",")
+    # members: trained once, shared by the tasks' ensembles and the one-protein models
+    wanted = list(dict.fromkeys([m for t in tasks for m in cfg[t].get("ensemble", [])]
+                                + [m for m in (cfg.get("alone") or {}).values()]))
+    for name in wanted:
+        if name not in (cfg.get("members") or {}):
+            raise SystemExit(f"{args.config}: member {name!r} is not defined under members:")
+        _, result, run_dir = _train_one(name, cfg["members"][name], data, features, surface, args.workers)
+        _ship(run_dir, DEFAULT_MODEL_DIR / "members" / name)
+        print(f"member {name}: val paratope AUPRC {result.val_metrics['paratope']['auprc']:.3f}, "
+              f"epitope AUROC {result.val_metrics['epitope']['auroc']:.3f}")
+    if cfg.get("alone"):  # partner-free models for `predict --antibody` / `--antigen` alone
+        (DEFAULT_MODEL_DIR / "alone.json").write_text(json.dumps(
+            {task: f"members/{name}" for task, name in cfg["alone"].items()}, indent=1))
+    for task in tasks:
         spec = cfg[task]
-        model = load_model_config(spec["model"])
-        training = _training(spec.get("training", "default"))
-        run_dir = PROJECT_ROOT / "runs" / f"default-{task}"
-        splits = {part: SplitSpec(**spec[part]) if isinstance(spec.get(part), dict) else SplitSpec(spec.get(part, part))
-                  for part in ("train", "val")}
-        result = train_run(model, training, data, features, surface, run_dir, workers=args.workers,
-                           train_split=splits["train"], val_split=splits["val"])
-        test = evaluate_run(run_dir, "test", data, args.workers)
         target = DEFAULT_MODEL_DIR / task
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        if (run_dir / "baseline.joblib").exists():
-            shutil.copy2(run_dir / "baseline.joblib", target / "baseline.joblib")
+        if spec.get("ensemble"):
+            names = list(spec["ensemble"])
+            val = _splits(cfg["members"][names[0]])["val"]
+            if target.exists():
+                shutil.rmtree(target)
+            result = train_ensemble([DEFAULT_MODEL_DIR / "members" / n for n in names], data, target, val_split=val,
+                                    workers=args.workers, names=names)
+            (target / "metrics.json").unlink()  # the card holds the metrics; the package ships no run logs
+            card_spec, extra = spec, _member_line(names, cfg)
         else:
-            shutil.copy2(run_dir / "best.pt", target / "best.pt")
-        meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
-        (target / "MODEL_CARD.md").write_text(model_card(task, meta, result.val_metrics, test, spec))
-        print(f"{task}: {model.name} -> {target} (val {result.val_metrics[task]['auprc']:.3f} AUPRC, "
+            model, result, run_dir = _train_one(task, spec, data, features, surface, args.workers)
+            _ship(run_dir, target)
+            card_spec, extra = spec, ""
+        test = evaluate_run(target, "test", data, args.workers)
+        meta = load_run(target)[1]
+        if meta.get("weights"):
+            extra += f"\n* {EnsembleWeights.from_dict(meta['weights']).describe(meta['model_params']['members'])}"
+        (target / "MODEL_CARD.md").write_text(model_card(task, meta, result.val_metrics, test, card_spec, extra))
+        print(f"{task}: {meta['model']} -> {target} (val {result.val_metrics[task]['auprc']:.3f} AUPRC, "
               f"test {test['metrics'][task]['auprc']:.3f} AUPRC)")
 
 
