@@ -17,6 +17,7 @@ from absites.evaluate.unbound import (
     read_cases,
     score_run,
     scored_pairs,
+    surface_configs,
 )
 from tests.conftest import DATA_ROOT
 
@@ -87,9 +88,9 @@ def test_unbound_equal_to_bound_scores_the_same(cases):
     case = cases["6jb8"]
     same = dataclasses.replace(case, files={**case.files, "r_u": case.files["r_b"], "l_u": case.files["l_b"]},
                                chains={**case.chains, "r_u": case.chains["r_b"], "l_u": case.chains["l_b"]})
-    rec = case_records(same, FeatureConfig(), {})
-    assert np.array_equal(rec.u_to_b, np.arange(rec.bound.num_nodes))
     run = ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope")
+    rec = case_records(same, FeatureConfig(), surface_configs([run]))  # the shipped ensembles read surfaces
+    assert np.array_equal(rec.u_to_b, np.arange(rec.bound.num_nodes))
     row = score_run(run, {"6jb8": rec})
     for task in ("paratope", "epitope"):
         for m in ("auroc", "auprc", "mcc"):

@@ -35,8 +35,15 @@ def parts(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def complex_rows(shipped, tmp_path_factory):
-    (pred,) = predict_file(E.path, tmp_path_factory.mktemp("full"), shipped, write_surfaces=False)
+def partner_free(shipped):
+    """The models that serve one protein alone: the shipped partner-free members (the shipped ensembles
+    read the partner through their network)."""
+    return {task: m.for_one_protein() for task, m in shipped.items()}
+
+
+@pytest.fixture(scope="module")
+def complex_rows(partner_free, tmp_path_factory):
+    (pred,) = predict_file(E.path, tmp_path_factory.mktemp("full"), partner_free, write_surfaces=False)
     return {(r["chain"], r["resseq"], r["icode"]): r for r in csv.DictReader(pred.outputs["csv"].open())}
 
 
@@ -44,8 +51,14 @@ def _rows(pred):
     return list(csv.DictReader(pred.outputs["csv"].open()))
 
 
+def test_shipped_ensembles_hand_one_protein_to_partner_free_members(shipped, partner_free):
+    for task in ("paratope", "epitope"):
+        assert shipped[task].meta["model"] == "ensemble" and not shipped[task].partner_free
+        assert partner_free[task].partner_free and partner_free[task].meta["model"] == "gbm"
+
+
 def test_antibody_alone_equals_the_partner_free_complex_prediction(shipped, parts, complex_rows, tmp_path):
-    """The shipped paratope model reads no antigen information, so the antibody alone gets exactly the
+    """The partner-free paratope model reads no antigen information, so the antibody alone gets exactly the
     paratope probabilities it gets in the complex; the output says which mode ran."""
     pred = predict_one_protein(parts[0], tmp_path, shipped, "antibody")
     assert pred.mode == "antibody alone" and pred.roles.heavy == "B" and pred.roles.light == "A"
@@ -123,3 +136,21 @@ def test_automatic_detection_still_skips_unnumberable_chains(shipped, tmp_path):
     write_pdb(s.select_chains(["C"]), only_antigen)
     with pytest.raises(ChainError, match="no antibody chain found"):
         predict_file(only_antigen, tmp_path, shipped, write_surfaces=False)
+
+
+def test_fast_mode_is_the_partner_free_members_on_a_complex(partner_free, complex_rows, tmp_path):
+    """`predict --fast`: the shipped gradient boosting for both sides of a complex, nothing else."""
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+
+    fast = load_default_models(fast=True)
+    assert {t: m.meta["model"] for t, m in fast.items()} == {"paratope": "gbm", "epitope": "gbm"}
+    assert all(not m.needs_surfaces for m in fast.values())
+    res = CliRunner().invoke(cli, ["predict", str(E.path), "--out", str(tmp_path / "f"), "--no-surfaces", "--fast"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((tmp_path / "f" / "1ahw_BA_C_residues.csv").open()))
+    assert all(r["prob"] == complex_rows[(r["chain"], r["resseq"], r["icode"])]["prob"] for r in rows)
+    res = CliRunner().invoke(cli, ["predict", str(E.path), "--out", str(tmp_path / "g"), "--fast",
+                                   "--epitope-model", str(tmp_path)])
+    assert res.exit_code != 0 and "--fast" in res.output

@@ -329,8 +329,8 @@ def score_run(run: ScoredRun, records: dict[str, CaseRecords]) -> dict:
     return out
 
 
-def _surface_configs(runs: list[ScoredRun]) -> dict[str, SurfaceConfig]:
-
+def surface_configs(runs: list[ScoredRun]) -> dict[str, SurfaceConfig]:
+    """The surface configs the runs' models read, by cache tag (the cases build these surfaces)."""
     out = {}
     for run in runs:
         for run_dir in {run.paratope_run, run.epitope_run}:
@@ -353,7 +353,7 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     skipped: list[str] = []
     cases = read_cases(data.data_root() / cfg.cases, skipped)
     runs, missing = collect_runs(cfg, Path(runs_root))
-    surfaces = _surface_configs(runs)
+    surfaces = surface_configs(runs)
     log.info("%d cases, %d runs, surface configs: %s", len(cases), len(runs), ", ".join(surfaces) or "none")
     built = Parallel(n_jobs=workers)(delayed(_build_case)(c, features, surfaces) for c in cases)
     records = {cid: rec for cid, rec, _ in built if rec is not None}

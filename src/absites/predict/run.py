@@ -45,7 +45,14 @@ class TaskModel:
     meta: dict
     threshold: float
     needs_surfaces: bool
-    alone: TaskModel | None = None  # a partner-free model for this task's protein alone (shipped defaults)
+    alone_dir: Path | None = None  # a partner-free run for this task's protein alone (shipped defaults)
+
+    def for_one_protein(self) -> TaskModel:
+        """The model that scores this task's protein without its partner: itself when partner-free, else
+        its partner-free stand-in (loaded on first use: a complex never needs it)."""
+        if self.partner_free or self.alone_dir is None:
+            return self
+        return load_task_model(self.alone_dir, self.task)
 
     @property
     def partner_free(self) -> bool:
@@ -62,8 +69,16 @@ def load_task_model(run_dir: str | Path, task: str) -> TaskModel:
     return TaskModel(task, predict_fn, meta, float(thresholds.get(task, 0.5)), bool(meta.get("surface")))
 
 
-def load_default_models(paratope: str | Path | None = None, epitope: str | Path | None = None) -> dict[str, TaskModel]:
-    """The shipped default models (or the run directories given), keyed by task."""
+def load_default_models(paratope: str | Path | None = None, epitope: str | Path | None = None,
+                        fast: bool = False) -> dict[str, TaskModel]:
+    """The shipped default models (or the run directories given), keyed by task. ``fast``: the shipped
+    partner-free members alone (``models/default/alone.json``: gradient boosting, no torch to import)."""
+    if fast:
+        alone = DEFAULT_MODEL_DIR / "alone.json"
+        if not alone.exists():
+            raise AbsitesError(f"--fast needs the shipped partner-free models ({alone}): run `make train-default`")
+        rel = json.loads(alone.read_text())
+        paratope, epitope = DEFAULT_MODEL_DIR / rel["paratope"], DEFAULT_MODEL_DIR / rel["epitope"]
     paths = {"paratope": Path(paratope) if paratope else DEFAULT_MODEL_DIR / "paratope",
              "epitope": Path(epitope) if epitope else DEFAULT_MODEL_DIR / "epitope"}
     for task, path in paths.items():
@@ -73,8 +88,8 @@ def load_default_models(paratope: str | Path | None = None, epitope: str | Path 
     alone = DEFAULT_MODEL_DIR / "alone.json"
     if alone.exists():  # the shipped networks read the partner: partner-free members serve one protein alone
         for task, rel in json.loads(alone.read_text()).items():
-            if task in models and paths[task] == DEFAULT_MODEL_DIR / task and not models[task].partner_free:
-                models[task].alone = load_task_model(DEFAULT_MODEL_DIR / rel, task)
+            if task in models and paths[task] == DEFAULT_MODEL_DIR / task:
+                models[task].alone_dir = DEFAULT_MODEL_DIR / rel
     return models
 
 
@@ -282,10 +297,8 @@ def predict_one_protein(path: str | Path, out_dir: str | Path, models: dict[str,
         raise AbsitesError(f"side must be 'antibody' or 'antigen', not {side!r}")
     models = models or load_default_models()
     task, partner = ("paratope", "antigen") if side == "antibody" else ("epitope", "antibody")
-    model = models[task]
-    if not model.partner_free and model.alone is not None:
-        model = model.alone
-        models = {**models, task: model}
+    model = models[task].for_one_protein()
+    models = {**models, task: model}
     if not model.partner_free:
         raise AbsitesError(
             f"the {task} model ({model.meta.get('model')}) reads the {partner}: predicting from the {side} alone "

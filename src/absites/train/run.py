@@ -269,9 +269,20 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
     return RunResult(out_dir, val_metrics, thresholds, train_seconds, train_seconds, 0)
 
 
+_MEMBERS: dict[tuple[str, int], tuple] = {}  # loaded members by (run path, checkpoint mtime): one load per process
+
+
+def _load_member(run_dir: Path):
+    found = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
+    key = (str(run_dir), found[0].stat().st_mtime_ns if found else 0)
+    if key not in _MEMBERS:
+        _MEMBERS[key] = load_run(run_dir)
+    return _MEMBERS[key]
+
+
 def _load_ensemble(path: Path):
     state = json.loads(path.read_text())
-    members = [load_run((path.parent / rel).resolve()) for rel in state["members"]]
+    members = [_load_member((path.parent / rel).resolve()) for rel in state["members"]]
     weights = EnsembleWeights.from_dict(state["weights"])
     names = state.get("names") or [str(m) for m in state["members"]]
 
