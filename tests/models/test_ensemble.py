@@ -85,6 +85,10 @@ def test_an_ensemble_run_predicts_the_weighted_members_and_is_no_worse_on_val_th
                                weights.combine_one(g, [p_fn([g])[g.complex_id], g_fn([g])[g.complex_id]]), rtol=1e-6)
     assert meta["model"] == "ensemble" and meta["member_models"] == ["prior", "gbm"]
     assert set(thresholds) >= {"paratope", "epitope"} and fn.notes(g)[0].startswith("ensemble: paratope = ")
+    # a prediction's notes give only the weights of the side the model scores
+    assert fn.notes(g, "epitope")[0] == weights.describe(["prior", "gbm"], "epitope")
+    assert fn.notes(g, "paratope") == [weights.describe(["prior", "gbm"], "paratope")]
+    assert "epitope" not in fn.notes(g, "paratope")[0]
     # the command line builds the same ensemble, and predict serves it (both members are partner-free)
     monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     out = CliRunner().invoke(cli, ["ensemble", "--run", str(prior.out_dir), "--run", str(gbm.out_dir),

@@ -80,11 +80,12 @@ class EnsembleWeights:
     def from_dict(cls, d: dict[str, Any]) -> EnsembleWeights:
         return cls(tuple(float(x) for x in d["paratope"]), tuple(float(x) for x in d["epitope"]))
 
-    def describe(self, names: list[str]) -> str:
-        """The weights in words (a model card, a prediction's notes)."""
+    def describe(self, names: list[str], task: str | None = None) -> str:
+        """The weights in words (a model card; a prediction's notes give only the ``task`` it scores)."""
         def part(ws):
             return " + ".join(f"{w:g} × {n}" for w, n in zip(ws, names) if w > 0)
-        return f"ensemble: paratope = {part(self.paratope)}; epitope = {part(self.epitope)}"
+        tasks = [task] if task in SIDES else list(SIDES)
+        return "ensemble: " + "; ".join(f"{t} = {part(getattr(self, t))}" for t in tasks)
 
 
 def choose_weights(graphs: list[ResidueGraph], member_preds: list[dict[str, np.ndarray]],

@@ -255,7 +255,7 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     notes = [f"chain {c} not numbered (no antibody variable domain ANARCI can place): predicted without CDRs, "
              "every residue a paratope candidate" for c in unnumbered]
     for task, _, _ in sides:  # what a model says about this input (e.g. epitope templates found)
-        notes += getattr(models[task].predict, "notes", lambda g: [])(graph)
+        notes += getattr(models[task].predict, "notes", lambda g, t=None: [])(graph, task)
     notes = list(dict.fromkeys(notes))  # one model may serve both sides
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / name

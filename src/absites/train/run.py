@@ -199,8 +199,11 @@ class BaselinePredictor:
     def __call__(self, graphs, surfaces=None) -> dict[str, np.ndarray]:
         return {g.complex_id: self.smoothing.apply(g, self.baseline.predict(g)) for g in graphs}
 
-    def notes(self, graph: ResidueGraph) -> list[str]:
-        """What the model would tell a user about this input (e.g. the epitope templates it found)."""
+    def notes(self, graph: ResidueGraph, task: str | None = None) -> list[str]:
+        """What the model would tell a user about this input (e.g. the epitope templates it found); for
+        ``task="paratope"`` nothing: templates and smoothing only concern the epitope."""
+        if task == "paratope":
+            return []
         own = self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
         return own + self.smoothing.notes(graph)
 
@@ -289,13 +292,12 @@ def _load_ensemble(path: Path):
     def run(graphs, surfaces=None):
         return weights.combine(graphs, [fn(graphs, surfaces) for fn, _, _ in members])
 
-    def notes(graph: ResidueGraph) -> list[str]:
-        said = []
-        for fn, _, _ in members:
-            for note in (fn.notes(graph) if hasattr(fn, "notes") else []):
-                if note not in said:
-                    said.append(note)
-        return [weights.describe(names), *said]
+    def notes(graph: ResidueGraph, task: str | None = None) -> list[str]:
+        """The weights (of ``task`` only, when given), then each member's own notes under its name."""
+        said = [weights.describe(names, task)]
+        for name, (fn, _, _) in zip(names, members):
+            said += [f"{name}: {note}" for note in (fn.notes(graph, task) if hasattr(fn, "notes") else [])]
+        return said
 
     run.notes = notes
     return run, state["meta"], state["thresholds"]
@@ -328,7 +330,9 @@ def load_run(run_dir: str | Path):
             graphs = [with_template_features(g, library.features(g)) for g in graphs]
         return smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
 
-    def notes(graph: ResidueGraph) -> list[str]:
+    def notes(graph: ResidueGraph, task: str | None = None) -> list[str]:
+        if task == "paratope":  # templates and smoothing only concern the epitope
+            return []
         return (library.notes(graph) if library is not None else []) + smoothing.notes(graph)
 
     run.notes = notes
