@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 
-.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict clean
+.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict bench-ceiling clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -124,6 +124,10 @@ clean:
 ## make bench-throughput: prepare complexes per minute, 1 vs 2 workers, full index
 bench-throughput: $(STAMP)
 	$(BIN)/python bench/bench_throughput.py
+
+## make bench-ceiling: epitope MCC of val-chosen and test-chosen (ceiling) cuts of gep-plus runs' scores
+bench-ceiling: $(STAMP)
+	$(BIN)/python bench/threshold_ceiling.py
 
 ## make bench-predict: end-to-end seconds of absites predict (cold start, CPU, surfaces included)
 bench-predict: $(STAMP)
