@@ -94,12 +94,12 @@ def _splits(spec: dict) -> dict[str, SplitSpec]:
             for part in ("train", "val")}
 
 
-def _train_one(name: str, spec: dict, data, features, default_surface, workers: int):
-    """Train one configured model into ``runs/default-<name>``: (model config, result, run dir)."""
+def _train_one(name: str, spec: dict, data, features, default_surface, workers: int, runs: Path):
+    """Train one configured model into ``<runs>/default-<name>``: (model config, result, run dir)."""
     model = load_model_config(spec["model"])
     training = _training(spec.get("training", "default"))
     surface = load_surface_config(spec["surface"]) if spec.get("surface") else default_surface
-    run_dir = PROJECT_ROOT / "runs" / f"default-{name}"
+    run_dir = runs / f"default-{name}"
     splits = _splits(spec)
     result = train_run(model, training, data, features, surface, run_dir, workers=workers,
                        train_split=splits["train"], val_split=splits["val"])
@@ -122,12 +122,16 @@ def _member_line(names: list[str], cfg: dict) -> str:
             + "\n".join(lines))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default=str(CONFIG_DIR / "default_models.yaml"))
     ap.add_argument("--tasks", default="paratope,epitope")
     ap.add_argument("--workers", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR,
+                    help="where the models go (default: the package's shipped models)")
+    ap.add_argument("--runs", type=Path, default=PROJECT_ROOT / "runs", help="where the training runs go")
+    args = ap.parse_args(argv)
+    out = args.out
     cfg = load_yaml(args.config)
     data = load_data_config(cfg.get("data", "default"))
     features = load_feature_config(cfg.get("features", "default"))
@@ -139,27 +143,28 @@ def main() -> None:
     for name in wanted:
         if name not in (cfg.get("members") or {}):
             raise SystemExit(f"{args.config}: member {name!r} is not defined under members:")
-        _, result, run_dir = _train_one(name, cfg["members"][name], data, features, surface, args.workers)
-        _ship(run_dir, DEFAULT_MODEL_DIR / "members" / name)
+        _, result, run_dir = _train_one(name, cfg["members"][name], data, features, surface, args.workers,
+                                        args.runs)
+        _ship(run_dir, out / "members" / name)
         print(f"member {name}: val paratope AUPRC {result.val_metrics['paratope']['auprc']:.3f}, "
               f"epitope AUROC {result.val_metrics['epitope']['auroc']:.3f}")
     if cfg.get("alone"):  # partner-free models for `predict --antibody` / `--antigen` alone
-        (DEFAULT_MODEL_DIR / "alone.json").write_text(json.dumps(
+        (out / "alone.json").write_text(json.dumps(
             {task: f"members/{name}" for task, name in cfg["alone"].items()}, indent=1))
     for task in tasks:
         spec = cfg[task]
-        target = DEFAULT_MODEL_DIR / task
+        target = out / task
         if spec.get("ensemble"):
             names = list(spec["ensemble"])
             val = _splits(cfg["members"][names[0]])["val"]
             if target.exists():
                 shutil.rmtree(target)
-            result = train_ensemble([DEFAULT_MODEL_DIR / "members" / n for n in names], data, target, val_split=val,
+            result = train_ensemble([out / "members" / n for n in names], data, target, val_split=val,
                                     workers=args.workers, names=names)
             (target / "metrics.json").unlink()  # the card holds the metrics; the package ships no run logs
             card_spec, extra = spec, _member_line(names, cfg)
         else:
-            model, result, run_dir = _train_one(task, spec, data, features, surface, args.workers)
+            model, result, run_dir = _train_one(task, spec, data, features, surface, args.workers, args.runs)
             _ship(run_dir, target)
             card_spec, extra = spec, ""
         test = evaluate_run(target, "test", data, args.workers)

@@ -1,0 +1,54 @@
+"""make train-default with ensembles: shared members trained once, per-task ensembles, one-protein stand-ins,
+model cards — into a folder of the test's own (never the shipped models)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import yaml
+
+from absites.config import FeatureConfig
+from absites.graph import graph_from_complex
+from absites.structure.complex import load_complex
+from absites.train.default import main
+from absites.train.run import load_run
+from conftest import SAMPLE
+
+CONFIG = {
+    "members": {
+        "prior": {"model": "prior", "training": "default", "train": {"value": "train"}, "val": {"value": "val"}},
+        "gbm": {"model": "gbm", "training": "default", "train": {"value": "train"}, "val": {"value": "val"}},
+    },
+    "paratope": {"ensemble": ["prior", "gbm"], "note": "* test pool: the sample"},
+    "epitope": {"ensemble": ["prior", "gbm"]},
+    "alone": {"paratope": "gbm", "epitope": "prior"},
+    "data": "sample",
+}
+
+
+def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = tmp_path / "models.yaml"
+    cfg.write_text(yaml.safe_dump(CONFIG))
+    out = tmp_path / "shipped"
+    main(["--config", str(cfg), "--out", str(out), "--runs", str(tmp_path / "runs"), "--workers", "1"])
+    # members once each, only what predicting needs
+    assert sorted(p.name for p in (out / "members").iterdir()) == ["gbm", "prior"]
+    assert [p.name for p in (out / "members" / "gbm").iterdir()] == ["baseline.joblib"]
+    assert json.loads((out / "alone.json").read_text()) == {"paratope": "members/gbm", "epitope": "members/prior"}
+    for task in ("paratope", "epitope"):
+        state = json.loads((out / task / "ensemble.json").read_text())
+        assert state["members"] == ["../members/prior", "../members/gbm"] and not (out / task / "metrics.json").exists()
+        card = (out / task / "MODEL_CARD.md").read_text()
+        assert f"default {task} model" in card and "* members" in card and "* ensemble: paratope = " in card
+        assert "## Test (10 complexes)" in card
+    assert "test pool: the sample" in (out / "paratope" / "MODEL_CARD.md").read_text()
+    # the shipped folder predicts on its own: the weighted members
+    fn, meta, _ = load_run(out / "epitope")
+    e = SAMPLE["1ahw_BA_C"]
+    graph = graph_from_complex(load_complex(e.path, e.roles, "1ahw_BA_C"), FeatureConfig())
+    members = [load_run(out / "members" / n)[0]([graph])["1ahw_BA_C"] for n in ("prior", "gbm")]
+    w = np.asarray(meta["weights"]["epitope"])
+    ag = ~graph.is_antibody.astype(bool)
+    np.testing.assert_allclose(fn([graph])["1ahw_BA_C"][ag], (w[0] * members[0] + w[1] * members[1])[ag], rtol=1e-5)
