@@ -319,13 +319,13 @@ def train(model_cfg, training_cfg, data_cfg, feature_cfg, surface_cfg, seed, epo
 def ensemble(runs, data_cfg, val_split, step, out_dir, workers) -> None:
     """Combine trained runs: per-task weights chosen on validation (paratope AUPRC, epitope AUROC)."""
     from absites.config import load_data_config
-    from absites.train.run import train_ensemble
+    from absites.train.run import ENSEMBLE_FILE, train_ensemble
 
     if len(runs) < 2:
         raise click.UsageError("an ensemble needs two or more --run directories")
     result = train_ensemble(list(runs), load_data_config(data_cfg), out_dir, val_split=val_split, step=step,
                             workers=workers)
-    weights = json.loads((out_dir / "ensemble.json").read_text())["weights"]
+    weights = json.loads((out_dir / ENSEMBLE_FILE).read_text())["weights"]
     summary = {task: {k: round(v, 4) for k, v in m.items() if k in ("auroc", "auprc", "mcc_at_val")}
                for task, m in result.val_metrics.items()}
     click.echo(json.dumps({"run": str(result.out_dir), "weights": weights, "val": summary}))

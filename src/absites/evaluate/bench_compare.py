@@ -107,7 +107,7 @@ def _section_rows(section: CompareSection, results_root: Path) -> tuple[list[dic
             mine = [r for r in recs if r.label == row.label]
             if mine:
                 rows.append({"model": row.label, "pool": src.pool, "bench": bench.name,
-                             "network": row_kind(bench, row) == "network", "records": mine})
+                             "network": row_kind(row) == "network", "records": mine})
     order = list(dict.fromkeys(r["model"] for r in rows))
     pools = [s.pool for s in section.sources]
     rows.sort(key=lambda r: (order.index(r["model"]), pools.index(r["pool"])))

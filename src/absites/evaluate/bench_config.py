@@ -135,9 +135,9 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
         if r.surface:
             load_surface_config(r.surface)
         if model.spec.is_ensemble:
-            members = {**model.params, **r.params}.get("members") or []
-            bad = [m for m in members if m not in labels or load_model_config(
-                next(x for x in rows if x.label == m).model).spec.is_ensemble]
+            members = ensemble_members(r)
+            by_label = {x.label: x for x in rows}
+            bad = [m for m in members if m not in by_label or row_kind(by_label[m]) == "ensemble"]
             if not members or bad:
                 raise ConfigError(f"{path}: ensemble row {r.label} needs params.members naming trained rows of this "
                                   f"benchmark (not ensembles); unknown or invalid: {', '.join(bad) or 'none given'}")
@@ -162,14 +162,14 @@ def row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int, threads: int =
     return model, training, surface
 
 
-def row_kind(bench: BenchmarkConfig, row: BenchRow) -> str:
+def row_kind(row: BenchRow) -> str:
     """``baseline``, ``network`` or ``ensemble`` (tables compare networks with baselines; an ensemble that
     mixes both is neither)."""
     spec = load_model_config(row.model).spec
     return "ensemble" if spec.is_ensemble else "baseline" if spec.is_baseline else "network"
 
 
-def ensemble_members(bench: BenchmarkConfig, row: BenchRow) -> list[str]:
+def ensemble_members(row: BenchRow) -> list[str]:
     """The row labels an ensemble row combines ([] for any other row)."""
     model = load_model_config(row.model)
     return list({**model.params, **row.params}.get("members") or []) if model.spec.is_ensemble else []
@@ -177,7 +177,7 @@ def ensemble_members(bench: BenchmarkConfig, row: BenchRow) -> list[str]:
 
 def row_surface(bench: BenchmarkConfig, row: BenchRow) -> str | None:
     """The surface config a row reads (an ensemble: its first surface-reading member's), else None."""
-    for member in ensemble_members(bench, row):
+    for member in ensemble_members(row):
         name = row_surface(bench, bench.row(member))
         if name:
             return name

@@ -99,7 +99,7 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
         run_dir = run_dir_of(runs_dir, bench.name, label, seed)
         t0 = time.perf_counter()
         if model.spec.is_ensemble:  # combines the same seed's runs of its member rows (trained first)
-            members = ensemble_members(bench, row)
+            members = ensemble_members(row)
             result = train_ensemble([run_dir_of(runs_dir, bench.name, m, seed) for m in members], data, run_dir,
                                     val_split=bench.splits["val"], step=model.params.get("step", 0.25), workers=1,
                                     names=members)
@@ -186,7 +186,7 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
     log.info("bench %s: %d jobs to run (%d rows × %d seeds asked)", bench.name, len(todo), len(rows), len(seeds))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     # ensembles read their members' runs: they wait for every other job
-    ensembles = {r.label for r in bench.rows if row_kind(bench, r) == "ensemble"}
+    ensembles = {r.label for r in bench.rows if row_kind(r) == "ensemble"}
     for phase in ([j for j in todo if j[0] not in ensembles], [j for j in todo if j[0] in ensembles]):
         if jobs <= 1 or len(phase) <= 1:
             for label, seed in phase:

@@ -184,8 +184,8 @@ def write_tables(bench: BenchmarkConfig, out_dir: str | Path) -> list[Path]:
             lines.append(f"| {e['model']} | {e['n_seeds']} | " + " | ".join(cells)
                          + f" | {e['prep_seconds_per_complex']:.2f} | {e['train_seconds']:.0f} "
                            f"| {e['seconds_per_epoch']:.1f} | {e['inference_seconds_per_complex']:.3f} |")
-        base = [e for e in rows if row_kind(bench, bench.row(e["model"])) == "baseline"]
-        nets = [e for e in rows if row_kind(bench, bench.row(e["model"])) == "network"]
+        base = [e for e in rows if row_kind(bench.row(e["model"])) == "baseline"]
+        nets = [e for e in rows if row_kind(bench.row(e["model"])) == "network"]
         if base and nets:
             top = max(base, key=lambda e: e[f"{main}_mean"])
             below = [e["model"] for e in nets if e[f"{main}_mean"] <= top[f"{main}_mean"]]

@@ -73,23 +73,22 @@ def load_default_models(paratope: str | Path | None = None, epitope: str | Path 
                         fast: bool = False) -> dict[str, TaskModel]:
     """The shipped default models (or the run directories given), keyed by task. ``fast``: the shipped
     partner-free members alone (``models/default/alone.json``: gradient boosting, no torch to import)."""
+    alone_path = DEFAULT_MODEL_DIR / "alone.json"  # the shipped partner-free members, by task
+    alone = {t: DEFAULT_MODEL_DIR / rel for t, rel in json.loads(alone_path.read_text()).items()} \
+        if alone_path.exists() else {}
     if fast:
-        alone = DEFAULT_MODEL_DIR / "alone.json"
-        if not alone.exists():
-            raise AbsitesError(f"--fast needs the shipped partner-free models ({alone}): run `make train-default`")
-        rel = json.loads(alone.read_text())
-        paratope, epitope = DEFAULT_MODEL_DIR / rel["paratope"], DEFAULT_MODEL_DIR / rel["epitope"]
+        if not alone:
+            raise AbsitesError(f"--fast needs the shipped partner-free models ({alone_path}): run `make train-default`")
+        paratope, epitope = alone["paratope"], alone["epitope"]
     paths = {"paratope": Path(paratope) if paratope else DEFAULT_MODEL_DIR / "paratope",
              "epitope": Path(epitope) if epitope else DEFAULT_MODEL_DIR / "epitope"}
     for task, path in paths.items():
         if not path.exists():
             raise AbsitesError(f"no {task} model at {path}: run `make train-default` or pass --{task}-model RUN_DIR")
     models = {task: load_task_model(path, task) for task, path in paths.items()}
-    alone = DEFAULT_MODEL_DIR / "alone.json"
-    if alone.exists():  # the shipped networks read the partner: partner-free members serve one protein alone
-        for task, rel in json.loads(alone.read_text()).items():
-            if task in models and paths[task] == DEFAULT_MODEL_DIR / task:
-                models[task].alone_dir = DEFAULT_MODEL_DIR / rel
+    for task, model in models.items():  # the shipped networks read the partner: members serve one protein alone
+        if paths[task] == DEFAULT_MODEL_DIR / task:
+            model.alone_dir = alone.get(task)
     return models
 
 

@@ -35,7 +35,7 @@ from absites.config import (
 from absites.data.index import SplitSpec
 from absites.models.ensemble import EnsembleWeights
 from absites.models.smoothing import EpitopeSmoothing
-from absites.train.run import evaluate_run, load_run, train_ensemble, train_run
+from absites.train.run import evaluate_run, train_ensemble, train_run
 
 KEYS = ("auroc", "auprc", "mcc", "mcc_at_val", "precision", "recall", "f1", "auroc_mean", "auprc_mean")
 
@@ -95,7 +95,7 @@ def _splits(spec: dict) -> dict[str, SplitSpec]:
 
 
 def _train_one(name: str, spec: dict, data, features, default_surface, workers: int, runs: Path):
-    """Train one configured model into ``<runs>/default-<name>``: (model config, result, run dir)."""
+    """Train one configured model into ``<runs>/default-<name>``: (result, run dir)."""
     model = load_model_config(spec["model"])
     training = _training(spec.get("training", "default"))
     surface = load_surface_config(spec["surface"]) if spec.get("surface") else default_surface
@@ -103,7 +103,7 @@ def _train_one(name: str, spec: dict, data, features, default_surface, workers: 
     splits = _splits(spec)
     result = train_run(model, training, data, features, surface, run_dir, workers=workers,
                        train_split=splits["train"], val_split=splits["val"])
-    return model, result, run_dir
+    return result, run_dir
 
 
 def _ship(run_dir: Path, target: Path) -> None:
@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in wanted:
         if name not in (cfg.get("members") or {}):
             raise SystemExit(f"{args.config}: member {name!r} is not defined under members:")
-        _, result, run_dir = _train_one(name, cfg["members"][name], data, features, surface, args.workers,
-                                        args.runs)
+        result, run_dir = _train_one(name, cfg["members"][name], data, features, surface, args.workers, args.runs)
         _ship(run_dir, out / "members" / name)
         print(f"member {name}: val paratope AUPRC {result.val_metrics['paratope']['auprc']:.3f}, "
               f"epitope AUROC {result.val_metrics['epitope']['auroc']:.3f}")
@@ -161,17 +160,17 @@ def main(argv: list[str] | None = None) -> None:
                 shutil.rmtree(target)
             result = train_ensemble([out / "members" / n for n in names], data, target, val_split=val,
                                     workers=args.workers, names=names)
+            meta = json.loads((target / "metrics.json").read_text())["meta"]
             (target / "metrics.json").unlink()  # the card holds the metrics; the package ships no run logs
-            card_spec, extra = spec, _member_line(names, cfg)
+            extra = (_member_line(names, cfg)
+                     + f"\n* {EnsembleWeights.from_dict(meta['weights']).describe(names)}")
         else:
-            model, result, run_dir = _train_one(task, spec, data, features, surface, args.workers, args.runs)
+            result, run_dir = _train_one(task, spec, data, features, surface, args.workers, args.runs)
             _ship(run_dir, target)
-            card_spec, extra = spec, ""
+            meta = json.loads((run_dir / "metrics.json").read_text())["meta"]
+            extra = ""
         test = evaluate_run(target, "test", data, args.workers)
-        meta = load_run(target)[1]
-        if meta.get("weights"):
-            extra += f"\n* {EnsembleWeights.from_dict(meta['weights']).describe(meta['model_params']['members'])}"
-        (target / "MODEL_CARD.md").write_text(model_card(task, meta, result.val_metrics, test, card_spec, extra))
+        (target / "MODEL_CARD.md").write_text(model_card(task, meta, result.val_metrics, test, spec, extra))
         print(f"{task}: {meta['model']} -> {target} (val {result.val_metrics[task]['auprc']:.3f} AUPRC, "
               f"test {test['metrics'][task]['auprc']:.3f} AUPRC)")
 

@@ -38,8 +38,8 @@ from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_te
 
 log = logging.getLogger(__name__)
 
-RUN_FILES = ("baseline.joblib", "best.pt", "ensemble.json")  # what makes a directory a trained run
 ENSEMBLE_FILE = "ensemble.json"
+RUN_FILES = ("baseline.joblib", "best.pt", ENSEMBLE_FILE)  # what makes a directory a trained run
 
 
 @dataclass
@@ -157,9 +157,16 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         seconds_per_epoch, best_epoch = result.seconds_per_epoch, result.best_epoch
     train_seconds = time.perf_counter() - t0
     val_metrics = evaluate(val.graphs, val_preds, thresholds)
+    return _finish(out_dir, val_split, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch, meta)
+
+
+def _finish(out_dir: Path, val_split, val_metrics: dict, thresholds: dict, seconds_per_epoch: float,
+            train_seconds: float, best_epoch: int, meta: dict) -> RunResult:
+    """Write the run's ``metrics.json`` (validation split, metrics, thresholds, times, meta) and its result."""
     (out_dir / "metrics.json").write_text(json.dumps(
-        {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds, "seconds_per_epoch": seconds_per_epoch,
-         "train_seconds": train_seconds, "best_epoch": best_epoch, "meta": meta}, indent=1, default=str))
+        {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds,
+         "seconds_per_epoch": seconds_per_epoch, "train_seconds": train_seconds, "best_epoch": best_epoch,
+         "meta": meta}, indent=1, default=str))
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
 
 
@@ -208,9 +215,13 @@ class BaselinePredictor:
         return own + self.smoothing.notes(graph)
 
 
+def run_file(run_dir: str | Path) -> Path | None:
+    """The file that makes ``run_dir`` a trained run (a baseline, a network or an ensemble), else None."""
+    return next((Path(run_dir) / name for name in RUN_FILES if (Path(run_dir) / name).exists()), None)
+
+
 def run_exists(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a trained run (a network, a baseline or an ensemble)."""
-    return any((Path(run_dir) / name).exists() for name in RUN_FILES)
+    return run_file(run_dir) is not None
 
 
 def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str | Path,
@@ -265,19 +276,15 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
     (out_dir / ENSEMBLE_FILE).write_text(json.dumps(
         {"members": [os.path.relpath(m.resolve(), out_dir.resolve()) for m in member_dirs], "names": names,
          "weights": weights.as_dict(), "thresholds": thresholds, "meta": meta}, indent=1, default=str))
-    (out_dir / "metrics.json").write_text(json.dumps(
-        {"split": SplitSpec.of(val_split).describe(), "metrics": val_metrics, "thresholds": thresholds,
-         "seconds_per_epoch": train_seconds, "train_seconds": train_seconds, "best_epoch": 0, "meta": meta},
-        indent=1, default=str))
-    return RunResult(out_dir, val_metrics, thresholds, train_seconds, train_seconds, 0)
+    return _finish(out_dir, val_split, val_metrics, thresholds, train_seconds, train_seconds, 0, meta)
 
 
 _MEMBERS: dict[tuple[str, int], tuple] = {}  # loaded members by (run path, checkpoint mtime): one load per process
 
 
 def _load_member(run_dir: Path):
-    found = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
-    key = (str(run_dir), found[0].stat().st_mtime_ns if found else 0)
+    found = run_file(run_dir)
+    key = (str(run_dir), found.stat().st_mtime_ns if found else 0)
     if key not in _MEMBERS:
         _MEMBERS[key] = load_run(run_dir)
     return _MEMBERS[key]
@@ -307,8 +314,7 @@ def load_run(run_dir: str | Path):
     """(predict function graph list -> probs, meta, thresholds) for a run directory or a checkpoint file."""
     path = Path(run_dir)
     if path.is_dir():
-        found = [path / name for name in RUN_FILES if (path / name).exists()]
-        path = found[0] if found else path / "best.pt"
+        path = run_file(path) or path / "best.pt"
     if path.name == ENSEMBLE_FILE and path.exists():
         return _load_ensemble(path)
     if not path.exists():
