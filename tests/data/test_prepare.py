@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import torch
 import pytest
 
 from absites.config import FeatureConfig
 from absites.data.cache import RecordCache
-from absites.data.dataset import graph_to_data
+from absites.data.dataset import GraphTensors, batch_graphs, graph_tensors
 from absites.data.records import load_graphs
 from absites.data.index import ComplexEntry, read_index
 from absites.data.prepare import prepare, read_manifest
@@ -99,8 +100,9 @@ def test_parallel_equals_serial(tmp_path):
             np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_records_round_trip_and_batch(tmp_path):
-    from torch_geometric.data import Batch
+def test_records_round_trip_and_batch_like_pyg(tmp_path):
+    """Our batch of two sample complexes equals PyG's ``Batch.from_data_list`` key by key (PyG is the reference)."""
+    from torch_geometric.data import Batch, Data
 
     entries = [SAMPLE[c] for c in GOOD[:2]]
     manifest = tmp_path / "m.csv"
@@ -108,15 +110,18 @@ def test_records_round_trip_and_batch(tmp_path):
     graphs = load_graphs(manifest, tmp_path / "cache")
     assert {g.complex_id for g in graphs} == set(GOOD[:2])
     assert all(isinstance(g, ResidueGraph) for g in graphs)
-    datas = [graph_to_data(g) for g in graphs]
-    for d in datas:
+    ours = [graph_tensors(g) for g in graphs]
+    keys = [f.name for f in dataclasses.fields(GraphTensors) if f.name != "batch"]
+    reference = [Data(**{k: getattr(t, k) for k in keys}) for t in ours]
+    for d in reference:
         d.validate(raise_on_error=True)
-    batch = Batch.from_data_list(datas)
-    n0 = datas[0].num_nodes
-    np.testing.assert_array_equal(batch.edge_index[:, datas[0].edge_index.shape[1]:].numpy(), datas[1].edge_index.numpy() + n0)
-    np.testing.assert_array_equal(
-        batch.cross_edge_index[:, datas[0].cross_edge_index.shape[1]:].numpy(), datas[1].cross_edge_index.numpy() + n0
-    )
+    want, got = Batch.from_data_list(reference), batch_graphs(ours)
+    for k in keys + ["batch"]:
+        assert torch.equal(getattr(got, k), getattr(want, k)), k
+    assert got.num_nodes == want.num_nodes == sum(g.num_nodes for g in graphs)
+    n0 = ours[0].num_nodes  # the second complex's edges are offset by the first one's residues
+    np.testing.assert_array_equal(got.cross_edge_index[:, ours[0].cross_edge_index.shape[1]:].numpy(),
+                                  ours[1].cross_edge_index.numpy() + n0)
 
 
 def test_index_reading():

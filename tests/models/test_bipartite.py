@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch_geometric.data import Batch
 from torch_geometric.nn import GATConv, GATv2Conv
 
 from absites.registry import select_inputs
-from absites.data.dataset import graph_to_data
+from absites.data.dataset import batch_graphs, graph_tensors
 from absites.models.bipartite import cross_pairs, dense_gat, dense_gatv2
 from absites.models.gnn import EGNN, EPMP, CrossAttention, GATv2Net
 
@@ -17,7 +16,7 @@ IDS = ["1ahw_BA_C", "1egj_HL_A", "1kb5_HL_AB"]
 
 @pytest.fixture(scope="module")
 def batch(graphs):
-    return Batch.from_data_list([graph_to_data(g) for g in graphs])
+    return batch_graphs([graph_tensors(g) for g in graphs])
 
 
 def test_cross_pairs_cover_exactly_the_cross_edges(batch, graphs):

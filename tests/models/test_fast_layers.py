@@ -1,5 +1,6 @@
-"""The training-speed layers compute what they replace: byte-mask dropout, CSR gradient operators, and
-EGNN's skipped last coordinate update (issue 14)."""
+"""The training-speed layers compute what they replace: byte-mask dropout, CSR gradient operators,
+EGNN's skipped last coordinate update, and the PyG-free scatter / batching of the surface and predict
+path (issue 14)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from absites.models.dropout import Dropout, dropout
+from absites.models.layers import scatter
 from absites.models.gnn import EDGE_DIM, EGNNLayer
 from absites.models.surface import mesh_tensors
 
@@ -80,3 +82,34 @@ def test_egnn_last_layer_skips_only_the_unused_coordinates():
     h_last, pos_last = layer(h, pos, edge_index, edge_feat, update_pos=False)
     torch.testing.assert_close(h_last, h_full)
     assert pos_last is pos and not torch.equal(pos_full, pos)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_scatter_equals_pyg_scatter_values_and_gradients(reduce):
+    from torch_geometric.utils import scatter as pyg_scatter
+
+    torch.manual_seed(2)
+    src = torch.randn(500, 7, requires_grad=True)
+    index = torch.randint(0, 60, (500,))
+    index[index == 13] = 14  # group 13 stays empty: 0, as in PyG
+    ours = scatter(src, index, 61, reduce)
+    want = pyg_scatter(src, index, dim=0, dim_size=61, reduce=reduce)
+    assert torch.equal(ours, want)
+    assert (ours[13] == 0).all() and (ours[60] == 0).all()
+    g_ours, = torch.autograd.grad(ours.square().sum(), src)
+    g_want, = torch.autograd.grad(want.square().sum(), src)
+    assert torch.equal(g_ours, g_want)
+    one_d = torch.randn(500)
+    assert torch.equal(scatter(one_d, index, 61, reduce), pyg_scatter(one_d, index, dim=0, dim_size=61, reduce=reduce))
+
+
+def test_surface_networks_and_baseline_prediction_do_not_import_pyg():
+    """PyG's import (torch._dynamo) is ~1.3 s of a cold prediction: the surface / baseline path keeps it out."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import absites.predict.run, absites.train.run, absites.train.loop, absites.models.surface; "
+            "from absites import registry; registry.get('diffusionnet').build(40); registry.get('pointnet').build(40); registry.get('diffusionnet').build(40, fusion='cross_attention'); "
+            "print('torch_geometric' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch_geometric.data import Batch
 
 from absites.config import TrainingConfig
+from absites.data.dataset import batch_graphs
 from absites.metrics import evaluate
 from absites import registry
 from absites.models.surface import collate_surfaces
@@ -69,7 +69,7 @@ def test_learning_works_memorises_three_complexes(graphs):
 
 def test_batch_of_two_surface_records_keeps_vertex_residue_indices(graphs, surfaces):
     samples = make_samples(graphs[:2], surfaces)
-    batch = Batch.from_data_list([s.data for s in samples])
+    batch = batch_graphs([s.data for s in samples])
     sb = collate_surfaces([s.meshes for s in samples], [s.graph.num_nodes for s in samples])
     assert len(sb.meshes) == 4 and sb.complex_of_mesh == [0, 0, 1, 1]
     # residue identity through the batch equals residue identity in each complex

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.utils import to_dense_batch
 
 from absites.models.dropout import Dropout
 
@@ -52,6 +51,8 @@ class ResidueCrossAttention(nn.Module):
 
     def forward(self, h: Tensor, is_antibody: Tensor, batch: Tensor, valid: Tensor | None = None) -> Tensor:
         """``valid``: residues that may be attended to (e.g. those with surface vertices); all by default."""
+        from torch_geometric.utils import to_dense_batch  # here: surface networks without this fusion skip PyG
+
         z = self.norm(h)
         delta = torch.zeros_like(h)
         keep = torch.ones_like(is_antibody) if valid is None else valid

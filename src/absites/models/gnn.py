@@ -36,6 +36,7 @@ from torch_geometric.utils import softmax
 from absites.models.bipartite import CrossPairs, cross_pairs, dense_dot_attention, dense_gat, dense_gatv2
 from absites.models.dropout import Dropout
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
+from absites.models.layers import mlp
 
 GRAPH_FUSIONS = ("edges", "cross_attention", "late")
 
@@ -49,15 +50,6 @@ def edge_features(edge_attr: Tensor) -> Tensor:
 
 
 EDGE_DIM = 4
-
-
-def mlp(sizes: list[int], dropout: float = 0.0, final_act: bool = False) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2 or final_act:
-            layers += [nn.SiLU(), Dropout(dropout)]
-    return nn.Sequential(*layers)
 
 
 class EPMP(nn.Module):

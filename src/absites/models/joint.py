@@ -27,7 +27,8 @@ from torch_geometric.nn import GATv2Conv
 from absites.graph.build import FEATURE_NAMES
 from absites.models.dropout import Dropout
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
-from absites.models.gnn import EDGE_DIM, edge_features, mlp
+from absites.models.gnn import EDGE_DIM, edge_features
+from absites.models.layers import mlp
 from absites.models.surface import DiffusionNetBlock, SurfaceBatch
 
 

@@ -31,10 +31,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
-from torch_geometric.utils import scatter
 
 from absites.models.fusion import ResidueCrossAttention, check_fusion
-from absites.models.gnn import mlp
+from absites.models.layers import mlp, scatter
 
 
 class _FixedSparseProduct(torch.autograd.Function):
@@ -163,7 +162,7 @@ def pool_to_residues(vertex_logit: Tensor, vertex_residue: Tensor, n_residues: i
     if how not in ("mean", "max"):
         raise ValueError(f"unknown pooling {how!r}")
     has = torch.bincount(vertex_residue, minlength=n_residues) > 0
-    pooled = scatter(vertex_logit, vertex_residue, dim=0, dim_size=n_residues, reduce=how)
+    pooled = scatter(vertex_logit, vertex_residue, n_residues, how)
     return torch.where(has, pooled, out)
 
 
@@ -272,7 +271,7 @@ class SurfaceNet(nn.Module):
         """Vertices -> residues (mean), cross-protein attention, change broadcast back to the vertices."""
         idx = torch.cat([m.vertex_residue for m in meshes])
         count = torch.bincount(idx, minlength=n_residues)
-        res = scatter(torch.cat(feats).float(), idx, dim=0, dim_size=n_residues, reduce="mean")  # float32 sums
+        res = scatter(torch.cat(feats).float(), idx, n_residues, "mean")  # float32 sums
         delta = self.cross_proj[stage](self.cross[stage](res, is_antibody, batch, valid=count > 0) - res)
         return [f + delta[m.vertex_residue] for f, m in zip(feats, meshes)]
 

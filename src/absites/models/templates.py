@@ -53,6 +53,14 @@ MIN_BAND_HITS = (3, 0.05)  # candidates: at least max(3, 5 % of the shorter chai
 _PDB_ID = re.compile(r"^([0-9][a-z0-9]{3})(_|$)", re.IGNORECASE)
 
 
+def kmer_codes(seq: str) -> np.ndarray:
+    """One integer per overlapping 3-mer of ``seq`` (its three bytes), in sequence order."""
+    b = np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8).astype(np.int64)
+    if len(b) < KMER:
+        return np.zeros(0, dtype=np.int64)
+    return (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]
+
+
 def _sequence(graph: ResidueGraph, idx: np.ndarray) -> str:
     return "".join(ONE_LETTER.get(name, "X") for name in graph.res_name[idx])
 
@@ -113,12 +121,15 @@ class TemplateLibrary:
         self._index_kmers()
 
     def _index_kmers(self) -> None:
-        """3-mer -> (library sequence, position) pairs, for the diagonal prefilter."""
-        index: dict[str, list[tuple[int, int]]] = {}
-        for j, seq in enumerate(self.sequences):
-            for p in range(len(seq) - KMER + 1):
-                index.setdefault(seq[p:p + KMER], []).append((j, p))
-        self.kmer_index = {k: np.asarray(v, dtype=np.int64) for k, v in index.items()}
+        """Every 3-mer of the library as a code, sorted, with its (library sequence, position): the diagonal
+        prefilter's lookup table, built with numpy (unpickling a template model rebuilds it at each start)."""
+        codes = [kmer_codes(seq) for seq in self.sequences]
+        owner = np.repeat(np.arange(len(codes)), [len(c) for c in codes])
+        position = np.concatenate([np.arange(len(c)) for c in codes]) if codes else np.zeros(0, np.int64)
+        codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+        order = np.argsort(codes, kind="stable")  # ties keep (sequence, position) order
+        self.kmer_sorted = codes[order]
+        self.kmer_hits = np.stack([owner, position], axis=1).astype(np.int64)[order]
 
     @property
     def identity(self) -> Identity:
@@ -133,7 +144,8 @@ class TemplateLibrary:
     def __getstate__(self):  # aligners, memos and the 3-mer index are rebuilt after unpickling (smaller files)
         state = dict(self.__dict__)
         state["_identity"], state["_pairs"] = None, {}
-        state.pop("kmer_index", None)
+        state.pop("kmer_sorted", None)
+        state.pop("kmer_hits", None)
         return state
 
     def __setstate__(self, state):
@@ -142,12 +154,15 @@ class TemplateLibrary:
 
     def candidates(self, query: str) -> list[str]:
         """Library sequences whose shared 3-mers with ``query`` line up on one diagonal band."""
-        hits = [(i, self.kmer_index[query[i:i + KMER]]) for i in range(len(query) - KMER + 1)
-                if query[i:i + KMER] in self.kmer_index]
-        if not hits:
+        q = kmer_codes(query)
+        lo, hi = np.searchsorted(self.kmer_sorted, q, "left"), np.searchsorted(self.kmer_sorted, q, "right")
+        n = hi - lo
+        if not n.sum():
             return []
-        pairs = np.concatenate([h for _, h in hits])
-        diagonal = np.concatenate([i - h[:, 1] for i, h in hits]) + max(self.lengths.max(), len(query))
+        query_pos = np.repeat(np.arange(len(q)), n)  # one row per (query 3-mer, library occurrence)
+        rows = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        pairs = self.kmer_hits[rows]
+        diagonal = query_pos - pairs[:, 1] + max(self.lengths.max(), len(query))
         key = pairs[:, 0] * (1 << 32) + diagonal // BAND
         bands, counts = np.unique(key, return_counts=True)
         after = np.minimum(np.searchsorted(bands, bands + 1), bands.size - 1)  # the next band, if it has hits

@@ -136,19 +136,20 @@ def write_picture(surfaces, vertex_probs, stem: Path, title: str, vertex_cdr=Non
     near (depth-sorted), with Lambert shading from a light at the viewer, so no back face shows through.
     ``vertex_cdr`` (per surface, bool per vertex or None): CDR patches outlined in dark grey.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure  # not pyplot: no GUI backend, no global figure registry, faster import
 
-    cmap, norm = plt.get_cmap("coolwarm"), Normalize(0.0, 1.0)
+    cmap, norm = colormaps["coolwarm"], Normalize(0.0, 1.0)
     n = len(surfaces)
     vertex_cdr = vertex_cdr or [None] * n
     labels = {"antibody": "antibody (paratope)", "antigen": "antigen (epitope)"}
-    fig, axes = plt.subplots(1, n, figsize=(5 * n + 1.5 * (n == 1), 5.4), constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(5 * n + 1.5 * (n == 1), 5.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n, squeeze=False)
     for i, (ax, surf, vp) in enumerate(zip(axes[0], surfaces, vertex_probs)):
         partner = surfaces[1 - i] if n == 2 else None
         view = _view_direction(surf, partner, vp)
@@ -175,7 +176,6 @@ def write_picture(surfaces, vertex_probs, stem: Path, title: str, vertex_cdr=Non
     fig.suptitle(title)
     path = stem.with_name(stem.name + ".png")
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

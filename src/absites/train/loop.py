@@ -32,15 +32,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch, Data
 
 from absites.config import TrainingConfig
-from absites.data.dataset import graph_to_data
+from absites.data.dataset import GraphTensors, batch_graphs, graph_tensors
 from absites.metrics import auprc
 from absites.metrics import gather
 from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites import registry
 from absites.registry import select_inputs
+from absites.models.layers import scatter
 from absites.models.surface import MeshTensors, collate_surfaces, mesh_tensors
 from absites.provenance import code_version
 from absites.train.balance import apply_init_scale, param_groups, split_balance
@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Sample:
-    """One complex: its graph as PyG Data and, for surface models, its two meshes."""
+    """One complex: its graph's tensors and, for surface models, its two meshes."""
 
     graph: ResidueGraph
-    data: Data
+    data: GraphTensors
     meshes: tuple[MeshTensors, MeshTensors] | None = None
 
     def to(self, device: torch.device) -> Sample:
@@ -69,7 +69,7 @@ def make_samples(graphs: list[ResidueGraph], surfaces: dict[str, tuple] | None =
         if surfaces is not None:
             ab, ag = surfaces[g.complex_id]
             meshes = (mesh_tensors(ab, g, max_eigs), mesh_tensors(ag, g, max_eigs))
-        out.append(Sample(g, graph_to_data(g), meshes))
+        out.append(Sample(g, graph_tensors(g), meshes))
     return out
 
 
@@ -158,16 +158,14 @@ def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
 def own_frames(pos: torch.Tensor, batch: torch.Tensor, is_antibody: torch.Tensor) -> torch.Tensor:
     """Each protein's coordinates centred on its own centroid: what a model may know of geometry is each
     protein alone, never where the antibody sits relative to the antigen (the bound pose)."""
-    from torch_geometric.utils import scatter
-
     group = batch * 2 + is_antibody.long()
-    return pos - scatter(pos, group, dim=0, reduce="mean")[group]
+    return pos - scatter(pos, group, int(group.max()) + 1 if group.numel() else 0, "mean")[group]
 
 
 def collate(samples: list[Sample], device: torch.device) -> dict[str, Any]:
     """A model's inputs. The leakage rule lives here: no distance or offset across the two proteins of a
     complex reaches a model (coordinates in each protein's own frame; no cross-edge attributes)."""
-    batch = Batch.from_data_list([s.data for s in samples]).to(device)
+    batch = batch_graphs([s.data for s in samples]).to(device)
     pos = own_frames(batch.pos_ca, batch.batch, batch.is_antibody)
     inputs = {"x": batch.x, "pos": pos, "edge_index": batch.edge_index, "edge_attr": batch.edge_attr,
               "cross_edge_index": batch.cross_edge_index, "is_antibody": batch.is_antibody,

@@ -1,0 +1,41 @@
+"""Small building blocks shared by the graph, surface and joint networks; torch only.
+
+Kept free of PyTorch Geometric so that a surface network (and ``absites predict`` with one) does not
+import it: PyG's import pulls in ``torch._dynamo`` and costs ~1.3 s of a cold prediction (issue 14).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from absites.models.dropout import Dropout
+
+
+def mlp(sizes: list[int], dropout: float = 0.0, final_act: bool = False) -> nn.Sequential:
+    """Linear layers of the given widths, SiLU + dropout between them (and after the last if ``final_act``)."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or final_act:
+            layers += [nn.SiLU(), Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+def scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str = "sum") -> Tensor:
+    """Rows of ``src`` reduced into ``dim_size`` groups by ``index`` (sum, mean or max); empty groups are 0.
+
+    The same arithmetic as ``torch_geometric.utils.scatter`` along dim 0 (``scatter_add_`` then a
+    division by the clamped count for the mean; ``scatter_reduce_`` amax for the max), so results are
+    identical (tested against it).
+    """
+    if reduce not in ("sum", "mean", "max"):
+        raise ValueError(f"unknown reduce {reduce!r}; sum, mean or max")
+    expanded = index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
+    out = src.new_zeros((dim_size, *src.shape[1:]))
+    if reduce == "max":
+        return out.scatter_reduce_(0, expanded, src, reduce="amax", include_self=False)
+    out = out.scatter_add_(0, expanded, src)
+    if reduce == "mean":
+        count = src.new_zeros(dim_size).scatter_add_(0, index, src.new_ones(src.shape[0])).clamp(min=1)
+        out = out / count.view(-1, *([1] * (src.dim() - 1)))
+    return out
