@@ -148,6 +148,10 @@ class TrainingConfig:
     # Mix each antigen residue's score with its neighbours' (absites.models.smoothing), width and weight chosen
     # on validation epitope AUPRC, off when validation does not gain; recorded in the run and applied at predict.
     epitope_smoothing: bool = False
+    # Which epoch's weights the run keeps: "joint" = the best mean of val paratope and epitope AUPRC (one state);
+    # "per_task" = the best val paratope AUPRC for antibody residues and, separately, the best val epitope AUPRC
+    # for antigen residues (absites.models.per_task); patience counts epochs in which neither task improved.
+    selection: str = "joint"
 
     def __post_init__(self) -> None:
         noise = self.coord_noise if isinstance(self.coord_noise, (list, tuple)) else (self.coord_noise,)
@@ -164,6 +168,7 @@ class TrainingConfig:
             (self.scheduler in ("cosine", "constant"), "scheduler must be cosine or constant"),
             (self.pos_weight in ("per_complex", "none"), "pos_weight must be per_complex or none"),
             (self.paratope_residues in ("all", "cdr"), "paratope_residues must be all or cdr"),
+            (self.selection in ("joint", "per_task"), "selection must be joint or per_task"),
             (self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"), "device: auto, cpu or cuda[:N]"),
         ]
         for ok, message in checks:

@@ -14,7 +14,7 @@ from absites.metrics import evaluate
 from absites import registry
 from absites.models.surface import collate_surfaces
 from absites.surface.build import complex_surfaces
-from absites.train.loop import fit, make_samples, predict
+from absites.train.loop import fit, load_checkpoint, make_samples, predict, validation_score
 from conftest import COARSE, QUICK
 
 IDS = ["1ahw_BA_C", "1egj_HL_A", "3o2d_HL_A"]
@@ -84,12 +84,38 @@ def test_batch_of_two_surface_records_keeps_vertex_residue_indices(graphs, surfa
         assert (batch.is_antibody[mesh.vertex_residue] == mesh.is_antibody).all()
 
 
-@pytest.mark.slow
-def test_resume_gives_same_weights(graphs, tmp_path):
+def test_per_task_selection_serves_each_task_from_its_best_epoch(graphs, tmp_path):
+    """selection: per_task keeps the epoch of best val paratope AUPRC for antibody residues and of best val
+    epitope AUPRC for antigen residues: the returned model scores exactly those two epochs' values."""
     samples = make_samples(graphs)
-    cfg4 = TrainingConfig(epochs=4, batch_size=2, patience=10, scheduler="constant")
+    cfg = TrainingConfig(epochs=6, batch_size=2, patience=6, scheduler="constant", lr=3e-3, selection="per_task")
+    result = fit("epmp", {}, cfg, samples[:2], samples, tmp_path)
+    want = {t: int(np.argmax([h[f"{t}_auprc"] for h in result.history])) for t in ("paratope", "epitope")}
+    assert result.task_epochs == want  # with this seed: paratope epoch 1, epitope epoch 5
+    got = validation_score(graphs, predict(result.model, samples, torch.device("cpu")))
+    for task, epoch in want.items():
+        assert got[f"{task}_auprc"] == pytest.approx(result.history[epoch][f"{task}_auprc"], abs=1e-9)
+    assert result.best_epoch == max(want.values())
+    # the checkpoint rebuilds both states
+    loaded, state = load_checkpoint(tmp_path / "best.pt")
+    assert state["meta"]["per_task_epochs"] == want
+    again = predict(loaded, samples, torch.device("cpu"))
+    first = predict(result.model, samples, torch.device("cpu"))
+    for cid in first:
+        np.testing.assert_array_equal(again[cid], first[cid])
+    with pytest.raises(ValueError, match="per_task"):
+        fit("epmp", {}, cfg, samples[:2], [], None)
+    with pytest.raises(Exception, match="selection"):
+        TrainingConfig(selection="best")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("selection", ["joint", "per_task"])
+def test_resume_gives_same_weights(graphs, tmp_path, selection):
+    samples = make_samples(graphs)
+    cfg4 = TrainingConfig(epochs=4, batch_size=2, patience=10, scheduler="constant", selection=selection)
     full = fit("epmp", {}, cfg4, samples[:2], samples[2:], tmp_path / "full")
-    fit("epmp", {}, TrainingConfig(epochs=2, batch_size=2, patience=10, scheduler="constant"),
+    fit("epmp", {}, TrainingConfig(epochs=2, batch_size=2, patience=10, scheduler="constant", selection=selection),
         samples[:2], samples[2:], tmp_path / "part")
     resumed = fit("epmp", {}, cfg4, samples[:2], samples[2:], tmp_path / "part", resume=True)
     last_full = torch.load(tmp_path / "full" / "last.pt", weights_only=False)["model"]
@@ -98,6 +124,7 @@ def test_resume_gives_same_weights(graphs, tmp_path):
         torch.testing.assert_close(last_full[k], last_resumed[k], rtol=0, atol=0)
     assert [h["epoch"] for h in resumed.history] == [0, 1, 2, 3]
     assert full.best_epoch == resumed.best_epoch
+    assert full.task_epochs == resumed.task_epochs
 
 
 @pytest.mark.slow

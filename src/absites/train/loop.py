@@ -8,7 +8,9 @@
   to the CDR residues the paratope is scored on (the reference's graphs held
   only those).
 * AdamW, cosine or constant schedule, gradient clipping, early stopping on the
-  validation score (mean of paratope and epitope AUPRC), mini-batches of complexes.
+  validation score (mean of paratope and epitope AUPRC), mini-batches of complexes;
+  ``selection: per_task`` keeps the best epoch of each task instead (paratope AUPRC
+  for antibody residues, epitope AUPRC for antigen residues: :mod:`absites.models.per_task`).
 * Seeds fixed and recorded; device chosen automatically unless given.
 * Checkpoints hold model + optimiser + scheduler state, configs, metrics,
   epoch, seed and code version; ``resume=True`` continues from ``last.pt``.
@@ -41,6 +43,7 @@ from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites import registry
 from absites.registry import select_inputs
 from absites.models.layers import scatter
+from absites.models.per_task import TASKS, PerTaskNetwork
 from absites.models.surface import MeshTensors, collate_surfaces, mesh_tensors
 from absites.provenance import code_version
 from absites.train.balance import apply_init_scale, param_groups, split_balance
@@ -234,6 +237,7 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds_per_epoch: float = 0.0
     checkpoint: Path | None = None
+    task_epochs: dict[str, int] | None = None  # selection: per_task — the epoch whose state serves each task
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -245,8 +249,13 @@ def _save(path: Path, state: dict[str, Any]) -> None:
 def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, train: list[Sample],
         val: list[Sample], out_dir: str | Path | None = None, resume: bool = False,
         extra_meta: dict[str, Any] | None = None) -> FitResult:
-    """Train ``model_name`` on ``train`` with early stopping on ``val``; returns the best model."""
+    """Train ``model_name`` on ``train`` with early stopping on ``val``; returns the best model (with
+    ``selection: per_task``, a :class:`PerTaskNetwork` of each task's best state)."""
     import os
+
+    per_task = cfg.selection == "per_task"
+    if per_task and not val:
+        raise ValueError("selection: per_task chooses each task's epoch on validation; give a validation split")
 
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
@@ -278,6 +287,7 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
             "code_version": code_version(), "seed": cfg.seed, "feature_names": list(FEATURE_NAMES),
             **(extra_meta or {}), "in_dim": in_dim}
     start_epoch, best, best_epoch, best_state, history, bad = 0, -np.inf, -1, None, [], 0
+    task_best = {t: {"score": -np.inf, "epoch": -1, "state": None} for t in TASKS}  # selection: per_task
     if resume and out_dir and (out_dir / "last.pt").exists():
         state = torch.load(out_dir / "last.pt", map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -286,6 +296,7 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         start_epoch, best, best_epoch, history, bad = (state["epoch"] + 1, state["best_score"], state["best_epoch"],
                                                        state["history"], state["bad_epochs"])
         best_state = state.get("best_model")
+        task_best = state.get("task_best", task_best)
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
@@ -328,17 +339,23 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": epoch_times[-1], **scores})
         if rank == 0:
             log.info("epoch %d loss %.4f val %s (%.1fs)", epoch, np.mean(losses), scores, epoch_times[-1])
-        if scores["score"] > best:
-            best, best_epoch, bad = scores["score"], epoch, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
+        improved = scores["score"] > best
+        if improved:
+            best, best_epoch = scores["score"], epoch
+            best_state = _snapshot(model)
+        if per_task:  # patience counts epochs in which neither task improved
+            improved = False
+            for task in TASKS:
+                if scores[f"{task}_auprc"] > task_best[task]["score"]:
+                    task_best[task] = {"score": scores[f"{task}_auprc"], "epoch": epoch, "state": _snapshot(model)}
+                    improved = True
+        bad = 0 if improved else bad + 1
         if out_dir:
             out_dir.mkdir(parents=True, exist_ok=True)
             _save(out_dir / "last.pt", {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "epoch": epoch, "best_score": best, "best_epoch": best_epoch, "history": history,
-                "bad_epochs": bad, "best_model": best_state, "meta": meta,
+                "bad_epochs": bad, "best_model": best_state, "task_best": task_best, "meta": meta,
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             })
         if bad >= cfg.patience:
@@ -346,11 +363,33 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
             break
     if best_state is not None:
         model.load_state_dict(best_state)
+    task_epochs = None
+    if per_task and all(task_best[t]["state"] is not None for t in TASKS):
+        model = per_task_network(model_name, model_params, in_dim, {t: task_best[t]["state"] for t in TASKS}, device)
+        task_epochs = {t: int(task_best[t]["epoch"]) for t in TASKS}
+        meta["per_task_epochs"] = task_epochs
+        best_epoch = max(task_epochs.values())
+        best = float(np.mean([task_best[t]["score"] for t in TASKS]))
     result = FitResult(model, best_epoch, float(best), history,
-                       float(np.mean(epoch_times)) if epoch_times else 0.0)
+                       float(np.mean(epoch_times)) if epoch_times else 0.0, task_epochs=task_epochs)
     if out_dir:
         result.checkpoint = save_checkpoint(out_dir / "best.pt", model, meta, history, best_epoch, best)
     return result
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def per_task_network(name: str, params: dict[str, Any], in_dim: int, states: dict[str, dict],
+                     device: torch.device | str = "cpu") -> PerTaskNetwork:
+    """The network ``name`` twice, with the paratope's and the epitope's chosen states."""
+    nets = []
+    for task in TASKS:
+        net = build_model(name, params, in_dim)
+        net.load_state_dict(states[task])
+        nets.append(net)
+    return PerTaskNetwork(*nets).to(device)
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any], history, best_epoch, best_score,
@@ -368,6 +407,9 @@ def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any], history,
 def load_checkpoint(path: str | Path, device: torch.device | None = None) -> tuple[nn.Module, dict[str, Any]]:
     state = torch.load(path, map_location=device or "cpu", weights_only=False)
     meta = state["meta"]
+    if meta.get("per_task_epochs"):  # selection: per_task — the state dict holds paratope.* and epitope.*
+        states = {t: {k[len(t) + 1:]: v for k, v in state["model"].items() if k.startswith(f"{t}.")} for t in TASKS}
+        return per_task_network(meta["model"], meta["model_params"], meta["in_dim"], states, device or "cpu"), state
     model = build_model(meta["model"], meta["model_params"], meta["in_dim"])
     model.load_state_dict(state["model"])
     return model.to(device or "cpu"), state

@@ -149,6 +149,8 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         val_s = make_samples(val.graphs, val.surfaces)
         meta["in_dim"] = input_dim(train_s)
         result = fit(model.name, model.params, training, train_s, val_s, out_dir, resume=resume, extra_meta=meta)
+        if result.task_epochs:
+            meta["per_task_epochs"] = result.task_epochs
         val_preds = predict(result.model, val_s, next(result.model.parameters()).device, training.batch_size)
         val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
         thresholds = choose_thresholds(val.graphs, val_preds)
