@@ -58,9 +58,11 @@ RUN ?= runs/$(MODEL)-seed42
 train: $(STAMP)
 	$(BIN)/absites train --model $(MODEL) --training $(TRAINING) --out $(RUN) --workers $(WORKERS)
 
-## make train-default: train the models of configs/default_models.yaml and ship them in the package
+## make train-default [ONLY=member,...]: train the models of configs/default_models.yaml and ship them in the
+## package (ONLY: retrain just those members, keep the others as shipped; ensembles and cards are redone)
+ONLY ?=
 train-default: $(STAMP)
-	$(BIN)/python -m absites.train.default --workers $(WORKERS)
+	$(BIN)/python -m absites.train.default --workers $(WORKERS) $(if $(ONLY),--only $(ONLY))
 
 ## make predict IN=complex.pdb OUT=predictions: the shipped models on any structure
 IN ?= $(firstword $(wildcard ../shared/data/sample/structures/1ahw_BA_C.pdb.gz))

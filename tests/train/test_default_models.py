@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import yaml
 
 from absites.config import FeatureConfig
@@ -52,3 +53,11 @@ def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path, 
     w = np.asarray(meta["weights"]["epitope"])
     ag = ~graph.is_antibody.astype(bool)
     np.testing.assert_allclose(fn([graph])["1ahw_BA_C"][ag], (w[0] * members[0] + w[1] * members[1])[ag], rtol=1e-5)
+    # --only retrains the named member and keeps the other as shipped (same file, untouched)
+    kept = (out / "members" / "gbm" / "baseline.joblib").stat().st_mtime_ns
+    main(["--config", str(cfg), "--out", str(out), "--runs", str(tmp_path / "runs"), "--workers", "1",
+          "--only", "prior"])
+    assert (out / "members" / "gbm" / "baseline.joblib").stat().st_mtime_ns == kept
+    assert json.loads((out / "epitope" / "ensemble.json").read_text())["members"] == ["../members/prior", "../members/gbm"]
+    with pytest.raises(SystemExit, match="not among the members"):
+        main(["--config", str(cfg), "--out", str(out), "--only", "egnn"])

@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR,
                     help="where the models go (default: the package's shipped models)")
     ap.add_argument("--runs", type=Path, default=PROJECT_ROOT / "runs", help="where the training runs go")
+    ap.add_argument("--only", default="", help="retrain only these members (comma-separated); the others are "
+                                                "kept as shipped in --out; ensembles and cards are redone")
     args = ap.parse_args(argv)
     out = args.out
     cfg = load_yaml(args.config)
@@ -140,9 +142,18 @@ def main(argv: list[str] | None = None) -> None:
     # members: trained once, shared by the tasks' ensembles and the one-protein models
     wanted = list(dict.fromkeys([m for t in tasks for m in cfg[t].get("ensemble", [])]
                                 + [m for m in (cfg.get("alone") or {}).values()]))
+    only = [n for n in args.only.split(",") if n]
+    unknown = [n for n in only if n not in wanted]
+    if unknown:
+        raise SystemExit(f"--only: {', '.join(unknown)} not among the members in use ({', '.join(wanted)})")
     for name in wanted:
         if name not in (cfg.get("members") or {}):
             raise SystemExit(f"{args.config}: member {name!r} is not defined under members:")
+        if only and name not in only:
+            if not (out / "members" / name).is_dir():
+                raise SystemExit(f"--only: member {name!r} is not shipped in {out / 'members'}; train it too")
+            print(f"member {name}: kept as shipped")
+            continue
         result, run_dir = _train_one(name, cfg["members"][name], data, features, surface, args.workers, args.runs)
         _ship(run_dir, out / "members" / name)
         print(f"member {name}: val paratope AUPRC {result.val_metrics['paratope']['auprc']:.3f}, "
