@@ -54,11 +54,13 @@ _PDB_ID = re.compile(r"^([0-9][a-z0-9]{3})(_|$)", re.IGNORECASE)
 
 
 def kmer_codes(seq: str) -> np.ndarray:
-    """One integer per overlapping 3-mer of ``seq`` (its three bytes), in sequence order."""
+    """One integer per overlapping ``KMER``-mer of ``seq`` (its bytes, most significant first), in order."""
     b = np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8).astype(np.int64)
-    if len(b) < KMER:
-        return np.zeros(0, dtype=np.int64)
-    return (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]
+    n = len(b) - KMER + 1
+    codes = np.zeros(max(n, 0), dtype=np.int64)
+    for j in range(KMER if n > 0 else 0):
+        codes = (codes << 8) | b[j:j + n]
+    return codes
 
 
 def _sequence(graph: ResidueGraph, idx: np.ndarray) -> str:
