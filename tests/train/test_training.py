@@ -103,6 +103,13 @@ def test_per_task_selection_serves_each_task_from_its_best_epoch(graphs, tmp_pat
     first = predict(result.model, samples, torch.device("cpu"))
     for cid in first:
         np.testing.assert_array_equal(again[cid], first[cid])
+    # predict says which epoch serves the task it scores (1-based)
+    from absites.train.run import load_run
+
+    fn, _, _ = load_run(tmp_path / "best.pt")
+    for task, epoch in want.items():
+        said = fn.notes(graphs[0], task)
+        assert len(said) == 1 and f"{task} scores from the weights of epoch {epoch + 1} " in said[0]
     with pytest.raises(ValueError, match="per_task"):
         fit("epmp", {}, cfg, samples[:2], [], None)
     with pytest.raises(Exception, match="selection"):

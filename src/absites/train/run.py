@@ -338,10 +338,14 @@ def load_run(run_dir: str | Path):
             graphs = [with_template_features(g, library.features(g)) for g in graphs]
         return smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
 
+    epochs = state["meta"].get("per_task_epochs") or {}
+
     def notes(graph: ResidueGraph, task: str | None = None) -> list[str]:
+        said = [f"{t} scores from the weights of epoch {epochs[t] + 1} of training, its best validation {t} "
+                "AUPRC (selection: per_task)" for t in (epochs if task is None else [task]) if t in epochs]
         if task == "paratope":  # templates and smoothing only concern the epitope
-            return []
-        return (library.notes(graph) if library is not None else []) + smoothing.notes(graph)
+            return said
+        return said + (library.notes(graph) if library is not None else []) + smoothing.notes(graph)
 
     run.notes = notes
     return run, state["meta"], state.get("thresholds", {})
