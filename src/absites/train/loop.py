@@ -344,11 +344,11 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
             best, best_epoch = scores["score"], epoch
             best_state = _snapshot(model)
         if per_task:  # patience counts epochs in which neither task improved
-            improved = False
-            for task in TASKS:
-                if scores[f"{task}_auprc"] > task_best[task]["score"]:
-                    task_best[task] = {"score": scores[f"{task}_auprc"], "epoch": epoch, "state": _snapshot(model)}
-                    improved = True
+            better = [t for t in TASKS if scores[f"{t}_auprc"] > task_best[t]["score"]]
+            state = _snapshot(model) if better else None  # one copy, shared by the tasks it serves
+            for task in better:
+                task_best[task] = {"score": scores[f"{task}_auprc"], "epoch": epoch, "state": state}
+            improved = bool(better)
         bad = 0 if improved else bad + 1
         if out_dir:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -365,7 +365,10 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         model.load_state_dict(best_state)
     task_epochs = None
     if per_task and all(task_best[t]["state"] is not None for t in TASKS):
-        model = per_task_network(model_name, model_params, in_dim, {t: task_best[t]["state"] for t in TASKS}, device)
+        model = per_task_network(model_name, model_params, in_dim)
+        for task in TASKS:
+            getattr(model, task).load_state_dict(task_best[task]["state"])
+        model = model.to(device)
         task_epochs = {t: int(task_best[t]["epoch"]) for t in TASKS}
         meta["per_task_epochs"] = task_epochs
         best_epoch = max(task_epochs.values())
@@ -381,15 +384,9 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-def per_task_network(name: str, params: dict[str, Any], in_dim: int, states: dict[str, dict],
-                     device: torch.device | str = "cpu") -> PerTaskNetwork:
-    """The network ``name`` twice, with the paratope's and the epitope's chosen states."""
-    nets = []
-    for task in TASKS:
-        net = build_model(name, params, in_dim)
-        net.load_state_dict(states[task])
-        nets.append(net)
-    return PerTaskNetwork(*nets).to(device)
+def per_task_network(name: str, params: dict[str, Any], in_dim: int) -> PerTaskNetwork:
+    """The network ``name`` twice (its ``paratope`` and ``epitope`` states are loaded by the caller)."""
+    return PerTaskNetwork(*(build_model(name, params, in_dim) for _ in TASKS))
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any], history, best_epoch, best_score,
@@ -407,9 +404,7 @@ def save_checkpoint(path: Path, model: nn.Module, meta: dict[str, Any], history,
 def load_checkpoint(path: str | Path, device: torch.device | None = None) -> tuple[nn.Module, dict[str, Any]]:
     state = torch.load(path, map_location=device or "cpu", weights_only=False)
     meta = state["meta"]
-    if meta.get("per_task_epochs"):  # selection: per_task — the state dict holds paratope.* and epitope.*
-        states = {t: {k[len(t) + 1:]: v for k, v in state["model"].items() if k.startswith(f"{t}.")} for t in TASKS}
-        return per_task_network(meta["model"], meta["model_params"], meta["in_dim"], states, device or "cpu"), state
-    model = build_model(meta["model"], meta["model_params"], meta["in_dim"])
+    build = per_task_network if meta.get("per_task_epochs") else build_model  # per_task: paratope.* and epitope.*
+    model = build(meta["model"], meta["model_params"], meta["in_dim"])
     model.load_state_dict(state["model"])
     return model.to(device or "cpu"), state
