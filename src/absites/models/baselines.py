@@ -9,7 +9,9 @@
   features plus the mean features of its graph neighbours, one model per
   protein (each trained on all of its residues). With ``templates`` set, the
   epitope model also reads the known epitopes of homologous antigens in its
-  training set (:mod:`absites.models.templates`), and their neighbour means.
+  training set (:mod:`absites.models.templates`), and their neighbour means; with
+  ``shape`` set, it also reads shape descriptors of the residue in its own protein at 8–24 Å
+  (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from absites.metrics import task_mask
 from absites.graph.build import ResidueGraph
+from absites.graph.shape import shape_features
 from absites.models.templates import TemplateLibrary
 
 
@@ -93,20 +96,26 @@ def neighbourhood_features(graph: ResidueGraph, x: np.ndarray | None = None) -> 
 class SklearnBaseline:
     name = "gbm"
 
-    def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None):
-        """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates."""
-        self.seed, self.max_iter, self.templates = seed, max_iter, templates
+    def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None, shape: bool = False):
+        """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates.
+        ``shape``: the epitope model also reads the residue's shape descriptors (:mod:`absites.graph.shape`)."""
+        self.seed, self.max_iter, self.templates, self.shape = seed, max_iter, templates, bool(shape)
         self.library: TemplateLibrary | None = None
 
     def _features(self, graph: ResidueGraph, task: str, template_features: np.ndarray | None = None,
                   plain: np.ndarray | None = None) -> np.ndarray:
         """What ``task``'s model reads: residue features and neighbour means (``plain``, when already
-        computed), the epitope model with the template features appended when it has a library."""
-        if task == "epitope" and self.library is not None:
+        computed); the epitope model with the template features appended when it has a library, and
+        the shape descriptors after them when ``shape`` is set."""
+        if task != "epitope":
+            return neighbourhood_features(graph) if plain is None else plain
+        if self.library is not None:
             if template_features is None:
                 template_features = self.library.features(graph)
-            return neighbourhood_features(graph, np.concatenate([graph.x, template_features], axis=1))
-        return neighbourhood_features(graph) if plain is None else plain
+            out = neighbourhood_features(graph, np.concatenate([graph.x, template_features], axis=1))
+        else:
+            out = neighbourhood_features(graph) if plain is None else plain
+        return np.concatenate([out, shape_features(graph)], axis=1) if self.shape else out
 
     def fit(self, graphs: list[ResidueGraph]) -> SklearnBaseline:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -143,4 +152,5 @@ class SklearnBaseline:
     def __setstate__(self, state):  # models pickled before templates existed read no templates
         state.setdefault("templates", None)
         state.setdefault("library", None)
+        state.setdefault("shape", False)
         self.__dict__.update(state)
