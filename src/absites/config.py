@@ -148,6 +148,10 @@ class TrainingConfig:
     # Mix each antigen residue's score with its neighbours' (absites.models.smoothing), width and weight chosen
     # on validation epitope AUPRC, off when validation does not gain; recorded in the run and applied at predict.
     epitope_smoothing: bool = False
+    # Calibrate epitope probabilities to the antigen's size (absites.models.calibration: logistic regression of the
+    # labels on logit p and log antigen length, fitted on validation after any smoothing); recorded and applied at
+    # predict. Never reorders one antigen's residues; puts scores of antigens of different sizes on one scale.
+    epitope_calibration: bool = False
     # Which epoch's weights the run keeps: "joint" = the best mean of val paratope and epitope AUPRC (one state);
     # "per_task" = the best val paratope AUPRC for antibody residues and, separately, the best val epitope AUPRC
     # for antigen residues (absites.models.per_task); patience counts epochs in which neither task improved.

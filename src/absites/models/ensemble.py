@@ -115,8 +115,10 @@ class Ensemble:
     Nothing is fitted here: :func:`absites.train.run.train_ensemble` loads the members' trained runs and
     chooses the weights on validation."""
 
-    def __init__(self, members: list[str], step: float = 0.25):
+    def __init__(self, members: list[str], step: float = 0.25, calibrate: bool = False):
+        """``calibrate``: the combined epitope probabilities calibrated to the antigen's size on validation
+        (:mod:`absites.models.calibration`)."""
         if not members or len(set(members)) != len(members):
             raise ValueError(f"an ensemble needs distinct members, got {members!r}")
         simplex_grid(len(members), step)  # a bad step fails at config time
-        self.members, self.step = list(members), float(step)
+        self.members, self.step, self.calibrate = list(members), float(step), bool(calibrate)

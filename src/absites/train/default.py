@@ -8,7 +8,8 @@ no optimiser state) into ``src/absites/models/default/<task>/`` with a model car
 
 A task may instead name an ``ensemble:`` of ``members:`` (each trained once, shipped in
 ``models/default/members/<name>/``, shared between the tasks), whose weights and
-thresholds are chosen on val (:func:`absites.train.run.train_ensemble`); ``alone:``
+thresholds are chosen on val (:func:`absites.train.run.train_ensemble`; ``calibrate: true`` also fits
+the epitope calibration to the antigen's size there); ``alone:``
 names the partner-free members that serve ``predict --antibody`` / ``--antigen``
 alone (``models/default/alone.json``).
 """
@@ -33,6 +34,7 @@ from absites.config import (
     load_yaml,
 )
 from absites.data.index import SplitSpec
+from absites.models.calibration import EpitopeCalibration
 from absites.models.ensemble import EnsembleWeights
 from absites.models.smoothing import EpitopeSmoothing
 from absites.train.run import evaluate_run, train_ensemble, train_run
@@ -170,11 +172,13 @@ def main(argv: list[str] | None = None) -> None:
             if target.exists():
                 shutil.rmtree(target)
             result = train_ensemble([out / "members" / n for n in names], data, target, val_split=val,
-                                    workers=args.workers, names=names)
+                                    workers=args.workers, names=names, calibrate=bool(spec.get("calibrate")))
             meta = json.loads((target / "metrics.json").read_text())["meta"]
             (target / "metrics.json").unlink()  # the card holds the metrics; the package ships no run logs
             extra = (_member_line(names, cfg)
                      + f"\n* {EnsembleWeights.from_dict(meta['weights']).describe(names)}")
+            if meta.get("epitope_calibration", {}).get("active"):
+                extra += f"\n* {EpitopeCalibration.from_dict(meta['epitope_calibration']).describe()}"
         else:
             result, run_dir = _train_one(task, spec, data, features, surface, args.workers, args.runs)
             _ship(run_dir, target)
