@@ -17,6 +17,7 @@ alone (``models/default/alone.json``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -96,9 +97,17 @@ def _splits(spec: dict) -> dict[str, SplitSpec]:
             for part in ("train", "val")}
 
 
+def _model(spec: dict):
+    """The member's model config: the named config with the member's ``params:`` over its own."""
+    model = load_model_config(spec["model"])
+    params = spec.get("params") or {}
+    model.spec.check_params(params)
+    return dataclasses.replace(model, params={**model.params, **params})
+
+
 def _train_one(name: str, spec: dict, data, features, default_surface, workers: int, runs: Path):
     """Train one configured model into ``<runs>/default-<name>``: (result, run dir)."""
-    model = load_model_config(spec["model"])
+    model = _model(spec)
     training = _training(spec.get("training", "default"))
     surface = load_surface_config(spec["surface"]) if spec.get("surface") else default_surface
     run_dir = runs / f"default-{name}"
@@ -160,6 +169,10 @@ def main(argv: list[str] | None = None) -> None:
         _ship(run_dir, out / "members" / name)
         print(f"member {name}: val paratope AUPRC {result.val_metrics['paratope']['auprc']:.3f}, "
               f"epitope AUROC {result.val_metrics['epitope']['auroc']:.3f}")
+    for stale in sorted((out / "members").iterdir()) if (out / "members").is_dir() else []:
+        if stale.is_dir() and stale.name not in wanted:  # a member the config no longer uses: not shipped
+            shutil.rmtree(stale)
+            print(f"member {stale.name}: removed (no longer in use)")
     if cfg.get("alone"):  # partner-free models for `predict --antibody` / `--antigen` alone
         (out / "alone.json").write_text(json.dumps(
             {task: f"members/{name}" for task, name in cfg["alone"].items()}, indent=1))
