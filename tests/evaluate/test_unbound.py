@@ -13,6 +13,7 @@ from absites.evaluate.unbound import (
     align_residues,
     case_records,
     mapping_counts,
+    models_fingerprint,
     pair_chains,
     read_cases,
     score_run,
@@ -124,6 +125,18 @@ def test_bench_command_writes_the_bound_unbound_table(tmp_path):
     for task in ("paratope", "epitope"):
         assert 0.0 < rows[0][f"{task}_auroc_unbound"] <= 1.0
     assert (out / "cases.csv").read_text().count("\n") == 3
+    from absites.predict.run import DEFAULT_MODEL_DIR
+
+    # a rerun keeps the shipped row while the shipped files are the same, and rescores it when they change
+    rows[0]["paratope_auroc_bound"] = -1.0  # a marker: survives only if the row is kept
+    (out / "runs.json").write_text(json.dumps(rows))
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert json.loads((out / "runs.json").read_text())[0]["paratope_auroc_bound"] == -1.0
+    rows[0]["fingerprint"] = "models retrained since"
+    (out / "runs.json").write_text(json.dumps(rows))
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    again = json.loads((out / "runs.json").read_text())[0]
+    assert again["paratope_auroc_bound"] > 0 and again["fingerprint"] == models_fingerprint(DEFAULT_MODEL_DIR)
     config.write_text(config.read_text() + "nonsense: 1\n")
     res = CliRunner().invoke(cli, args)
     assert res.exit_code != 0 and "unknown key(s) nonsense" in str(res.exception or res.output)

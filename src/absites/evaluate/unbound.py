@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -264,6 +265,18 @@ class ScoredRun:
     epitope_run: Path
 
 
+SHIPPED = "shipped defaults"
+
+
+def models_fingerprint(folder: Path) -> str:
+    """SHA-256 of every file under ``folder`` but the model cards (names and bytes): what the shipped models
+    predict with. They are retrained in place, so their stored row is rescored when this changes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix != ".md"):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _build_case(case, features, surfaces):
     try:
         return case.case_id, case_records(case, features, surfaces), ""
@@ -296,7 +309,7 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
                 else:
                     missing.append(f"{bench.name}/{row.label} seed {seed}")
     if cfg.shipped:
-        runs.append(ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope"))
+        runs.append(ScoredRun(SHIPPED, 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope"))
     return runs, missing
 
 
@@ -346,7 +359,8 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     """Score every run of the config's sources (and the shipped models) on the bound and unbound inputs of
     every case; write ``results/<name>/table.md``, ``table.csv``, ``cases.csv`` and ``runs.json``.
 
-    Resumable: rows already in ``runs.json`` for the same (model, seed) and the same cases are kept."""
+    Resumable: rows already in ``runs.json`` for the same (model, seed) and the same cases are kept; the
+    shipped models' row only while they are the same files (:func:`models_fingerprint`)."""
     data, features = load_data_config(cfg.data), load_feature_config(cfg.features)
     out_dir = Path(out_root) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -371,11 +385,15 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
         for row in json.loads(path.read_text()):
             if row.get("cases") == case_ids:
                 done[(row["label"], row["seed"])] = row
+    shipped = models_fingerprint(DEFAULT_MODEL_DIR) if cfg.shipped else ""
     for run in runs:
-        if (run.label, run.seed) in done:
+        kept = done.get((run.label, run.seed))
+        if kept is not None and (run.label != SHIPPED or kept.get("fingerprint") == shipped):
             continue
         row = score_run(run, records)
         row["cases"] = case_ids
+        if run.label == SHIPPED:
+            row["fingerprint"] = shipped
         done[(run.label, run.seed)] = row
         path.write_text(json.dumps(list(done.values()), indent=1, default=float))  # survives a stop
         log.info("%s seed %s scored", run.label, run.seed)
