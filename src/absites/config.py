@@ -293,8 +293,14 @@ def load_training_config(name_or_path: str | Path = "default", **overrides: Any)
     return _load_group("training", TrainingConfig, name_or_path, overrides)
 
 
-def load_model_config(name_or_path: str | Path) -> ModelConfig:
-    return _load_group("model", ModelConfig, name_or_path, {})
+def load_model_config(name_or_path: str | Path, params: dict[str, Any] | None = None) -> ModelConfig:
+    """The named model config; ``params`` (a benchmark row's, a shipped member's) go over its own and are
+    checked against what the model takes."""
+    model = _load_group("model", ModelConfig, name_or_path, {})
+    if not params:
+        return model
+    model.spec.check_params({**model.params, **params})
+    return dataclasses.replace(model, params={**model.params, **params})
 
 
 def load_data_config(name_or_path: str | Path = "default", **overrides: Any) -> DataConfig:

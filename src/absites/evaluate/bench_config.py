@@ -130,8 +130,7 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
     if load_feature_config(raw.get("features", "default")).allow_bound_pose:
         raise ConfigError(f"{path}: features with allow_bound_pose read the bound pose; a benchmark never may")
     for r in rows:
-        model = load_model_config(r.model)  # unknown model names and parameters fail here, not hours later
-        model.spec.check_params({**model.params, **r.params})
+        model = load_model_config(r.model, r.params)  # unknown model names and parameters fail here, not hours later
         if r.surface:
             load_surface_config(r.surface)
         if model.spec.is_ensemble:
@@ -149,8 +148,7 @@ def load_benchmark_config(name_or_path: str | Path) -> BenchmarkConfig:
 
 
 def row_configs(bench: BenchmarkConfig, row: BenchRow, seed: int, threads: int = 0):
-    model = load_model_config(row.model)
-    model = dataclasses.replace(model, params={**model.params, **row.params})
+    model = load_model_config(row.model, row.params)
     training = load_training_config(bench.training)
     kind = "surface" if model.needs_surfaces else "graph"
     overrides = {**bench.budget.get(kind, {}), **row.training, "seed": seed, "threads": threads}

@@ -263,9 +263,9 @@ class ScoredRun:
     seed: int
     paratope_run: Path
     epitope_run: Path
-
-
-SHIPPED = "shipped defaults"
+    # what the run predicts with, when its folder can change in place (the shipped models): a stored row is
+    # rescored when it differs; None for benchmark runs (one folder per row and seed, written once)
+    fingerprint: str | None = None
 
 
 def models_fingerprint(folder: Path) -> str:
@@ -309,7 +309,8 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
                 else:
                     missing.append(f"{bench.name}/{row.label} seed {seed}")
     if cfg.shipped:
-        runs.append(ScoredRun(SHIPPED, 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope"))
+        runs.append(ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope",
+                              models_fingerprint(DEFAULT_MODEL_DIR)))
     return runs, missing
 
 
@@ -359,8 +360,8 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     """Score every run of the config's sources (and the shipped models) on the bound and unbound inputs of
     every case; write ``results/<name>/table.md``, ``table.csv``, ``cases.csv`` and ``runs.json``.
 
-    Resumable: rows already in ``runs.json`` for the same (model, seed) and the same cases are kept; the
-    shipped models' row only while they are the same files (:func:`models_fingerprint`)."""
+    Resumable: rows already in ``runs.json`` for the same (model, seed), the same cases and the same
+    :attr:`ScoredRun.fingerprint` are kept (the shipped models' row only while they are the same files)."""
     data, features = load_data_config(cfg.data), load_feature_config(cfg.features)
     out_dir = Path(out_root) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -385,15 +386,14 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
         for row in json.loads(path.read_text()):
             if row.get("cases") == case_ids:
                 done[(row["label"], row["seed"])] = row
-    shipped = models_fingerprint(DEFAULT_MODEL_DIR) if cfg.shipped else ""
     for run in runs:
         kept = done.get((run.label, run.seed))
-        if kept is not None and (run.label != SHIPPED or kept.get("fingerprint") == shipped):
+        if kept is not None and kept.get("fingerprint") == run.fingerprint:
             continue
         row = score_run(run, records)
         row["cases"] = case_ids
-        if run.label == SHIPPED:
-            row["fingerprint"] = shipped
+        if run.fingerprint is not None:
+            row["fingerprint"] = run.fingerprint
         done[(run.label, run.seed)] = row
         path.write_text(json.dumps(list(done.values()), indent=1, default=float))  # survives a stop
         log.info("%s seed %s scored", run.label, run.seed)

@@ -17,7 +17,6 @@ alone (``models/default/alone.json``).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -97,17 +96,9 @@ def _splits(spec: dict) -> dict[str, SplitSpec]:
             for part in ("train", "val")}
 
 
-def _model(spec: dict):
-    """The member's model config: the named config with the member's ``params:`` over its own."""
-    model = load_model_config(spec["model"])
-    params = spec.get("params") or {}
-    model.spec.check_params(params)
-    return dataclasses.replace(model, params={**model.params, **params})
-
-
 def _train_one(name: str, spec: dict, data, features, default_surface, workers: int, runs: Path):
     """Train one configured model into ``<runs>/default-<name>``: (result, run dir)."""
-    model = _model(spec)
+    model = load_model_config(spec["model"], spec.get("params"))  # the member's params over the config's own
     training = _training(spec.get("training", "default"))
     surface = load_surface_config(spec["surface"]) if spec.get("surface") else default_surface
     run_dir = runs / f"default-{name}"
