@@ -9,8 +9,12 @@ Prepares the GEP train / val records (cached, all cores), then trains each netwo
 autocast, torch.compile) and writes one row per model: seconds per epoch (first epoch,
 which includes compiling, and the mean of the others), peak accelerator memory, the
 validation paratope / epitope AUPRC after the last epoch, and whether the compiled
-model ran. ``--device cpu --data sample --limit 4 --epochs 1`` is the dry run the
-tests use. Prepared to run in one go on a lent GPU (``device`` tool).
+model ran. ``--compile both`` gives each model an eager row and then a compiled row
+(``off``: eager only; ``config``: as the training config says). A model that fails gets a
+row saying why and the others still run; the table is rewritten to ``--out`` after every
+row, so a run cut short keeps what it measured. ``--device cpu --data sample --limit 4
+--epochs 1`` is the dry run the tests use. Prepared to run in one go on a lent GPU
+(``device`` tool).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from absites.provenance import git_revision
 from absites.train.loop import fit, make_samples
 from absites.train.run import load_split
 
-MODELS = tuple(n for n in registry.names() if not registry.get(n).is_baseline)  # every network
+MODELS = tuple(n for n in registry.names()
+               if not (registry.get(n).is_baseline or registry.get(n).is_ensemble))  # every network
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -51,7 +56,9 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--surface-config", default="fast")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N train / val complexes")
     ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
-    ap.add_argument("--out", type=Path, default=None, help="also write the table here")
+    ap.add_argument("--compile", choices=("config", "off", "both"), default="config",
+                    help="torch.compile as the training config says, never, or an eager and a compiled row each")
+    ap.add_argument("--out", type=Path, default=None, help="also write the table here (after every row)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     device = torch.device(args.device)
@@ -66,38 +73,52 @@ def main(argv: list[str] | None = None) -> str:
         parts = [load_split(s, data, features, cfg, workers=args.workers) for s in ("train", "val")]
         splits[needs_surface] = [make_samples(p.graphs[: args.limit], p.surfaces) for p in parts]
     prepare_s = time.perf_counter() - t0
-    rows = []
-    for name in args.models.split(","):
+    modes = {"config": [base.compile], "off": [False], "both": [False, True]}[args.compile]
+    if device.type != "cuda":
+        modes = [False]  # nothing compiles off CUDA (maybe_compile): one row per model
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    header = [f"# bench_gpu: {args.device} ({gpu}), training config {args.training} (batch {base.batch_size}, "
+              f"amp {base.amp}, compile {args.compile if args.compile != 'config' else base.compile}), "
+              f"surfaces {args.surface_config}, data {args.data}, {args.epochs} epochs, "
+              f"commit {git_revision() or '?'}, torch {torch.__version__}; preparing train + val took "
+              f"{prepare_s:.0f} s with {args.workers} workers",
+              "| model | train complexes | epoch 1 s (incl. compile) | later epochs s | peak GiB | "
+              "val paratope AUPRC | val epitope AUPRC | compiled |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines: list[str] = []
+    for compile_ in modes:  # every eager row first: a run cut short while compiling keeps them
+        for name in args.models.split(","):
+            lines.append(_row(name, dataclasses.replace(base, compile=compile_), splits, device))
+            print(lines[-1], flush=True)
+            table = "\n".join(header + lines) + "\n"
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(table)
+    print(table)
+    return table
+
+
+def _row(name: str, cfg, splits: dict, device: torch.device) -> str:
+    """One table row: ``name`` trained with ``cfg``; a failure becomes a row naming it."""
+    compiled = cfg.compile and device.type == "cuda"
+    try:
         model = load_model_config(name)
         train, val = splits[model.needs_surfaces]
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        compiled = base.compile and device.type == "cuda"
         with _count_fallbacks() as fallbacks:
-            result = fit(name, model.params, base, train, val, None)
-        seconds = [h["seconds"] for h in result.history]
-        last = result.history[-1]
-        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-        rows.append((name, len(train), seconds[0], float(np.mean(seconds[1:])) if len(seconds) > 1 else float("nan"),
-                     peak, last.get("paratope_auprc", float("nan")), last.get("epitope_auprc", float("nan")),
-                     "yes" if compiled and not fallbacks else ("fell back" if compiled else "no")))
-        print(f"done {name}: {rows[-1]}", flush=True)
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    lines = [f"# bench_gpu: {args.device} ({gpu}), training config {args.training} (batch {base.batch_size}, "
-             f"amp {base.amp}, compile {base.compile}), surfaces {args.surface_config}, data {args.data}, "
-             f"{args.epochs} epochs, commit {git_revision() or '?'}, torch {torch.__version__}; "
-             f"preparing train + val took {prepare_s:.0f} s",
-             "| model | train complexes | epoch 1 s (incl. compile) | later epochs s | peak GiB | "
-             "val paratope AUPRC | val epitope AUPRC | compiled |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
-    lines += [f"| {r[0]} | {r[1]} | {r[2]:.2f} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]} |"
-              for r in rows]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table)
-    return table
+            result = fit(name, model.params, cfg, train, val, None)
+    except Exception as exc:  # noqa: BLE001 - one model's failure must not lose the others' rows
+        logging.getLogger(__name__).exception("%s failed", name)
+        reason = f"{type(exc).__name__}: {exc}".replace("|", "/").replace("\n", " ")[:160]
+        return f"| {name} | | | | | | | failed ({reason}) |"
+    seconds = [h["seconds"] for h in result.history]
+    last = result.history[-1]
+    later = float(np.mean(seconds[1:])) if len(seconds) > 1 else float("nan")
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    state = "yes" if compiled and not fallbacks else ("fell back" if compiled else "no")
+    return (f"| {name} | {len(train)} | {seconds[0]:.2f} | {later:.2f} | {peak:.2f} | "
+            f"{last.get('paratope_auprc', float('nan')):.3f} | {last.get('epitope_auprc', float('nan')):.3f} | {state} |")
 
 
 class _count_fallbacks:

@@ -325,8 +325,9 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            losses.append(float(loss.detach()))
+            losses.append(loss.detach())  # read once per epoch: no host <-> device sync per step
         sched.step()
+        losses = [float(x) for x in torch.stack(losses).float().cpu()] if losses else [float("nan")]
         epoch_times.append(time.perf_counter() - t0)
         if val:
             scores = validation_score(val_graphs, predict(model, val, device, cfg.batch_size, amp))
