@@ -116,7 +116,7 @@ bench-train: $(STAMP)
 bench-profile: $(STAMP)
 	$(BIN)/python bench/profile_train.py --surface-config fast
 
-## make bench-gpu: every network 3 epochs on CUDA with configs/training/gpu.yaml -> bench/gpu_timing.md
+## make bench-gpu: every network 3 epochs on CUDA with configs/training/gpu.yaml (eager; add --compile both for compiled rows) -> bench/gpu_timing.md
 bench-gpu: $(STAMP)
 	$(BIN)/python bench/bench_gpu.py --out bench/gpu_timing.md
 
