@@ -11,7 +11,9 @@
   epitope model also reads the known epitopes of homologous antigens in its
   training set (:mod:`absites.models.templates`), and their neighbour means; with
   ``shape`` set, it also reads shape descriptors of the residue in its own protein at 8–24 Å
-  (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`).
+  (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`); with ``partner``
+  set, the epitope model also reads a summary of the antibody's CDRs and its products with the
+  residue's own charge, hydrophobicity and aromaticity (:mod:`absites.graph.partner`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 from absites.metrics import task_mask
 from absites.graph.build import ResidueGraph
+from absites.graph.partner import partner_features
 from absites.graph.shape import shape_features
 from absites.models.templates import TemplateLibrary
 
@@ -96,17 +99,20 @@ def neighbourhood_features(graph: ResidueGraph, x: np.ndarray | None = None) -> 
 class SklearnBaseline:
     name = "gbm"
 
-    def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None, shape: bool = False):
+    def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None, shape: bool = False,
+                 partner: bool = False):
         """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates.
-        ``shape``: the epitope model also reads the residue's shape descriptors (:mod:`absites.graph.shape`)."""
+        ``shape``: the epitope model also reads the residue's shape descriptors (:mod:`absites.graph.shape`).
+        ``partner``: the epitope model also reads the antibody's descriptors (:mod:`absites.graph.partner`)."""
         self.seed, self.max_iter, self.templates, self.shape = seed, max_iter, templates, bool(shape)
+        self.partner = bool(partner)
         self.library: TemplateLibrary | None = None
 
     def _features(self, graph: ResidueGraph, task: str, template_features: np.ndarray | None = None,
                   plain: np.ndarray | None = None) -> np.ndarray:
         """What ``task``'s model reads: residue features and neighbour means (``plain``, when already
-        computed); the epitope model with the template features appended when it has a library, and
-        the shape descriptors after them when ``shape`` is set."""
+        computed); the epitope model with the template features appended when it has a library, then
+        the shape descriptors when ``shape`` is set and the partner descriptors when ``partner`` is."""
         if task != "epitope":
             return neighbourhood_features(graph) if plain is None else plain
         if self.library is not None:
@@ -115,7 +121,8 @@ class SklearnBaseline:
             out = neighbourhood_features(graph, np.concatenate([graph.x, template_features], axis=1))
         else:
             out = neighbourhood_features(graph) if plain is None else plain
-        return np.concatenate([out, shape_features(graph)], axis=1) if self.shape else out
+        extra = ([shape_features(graph)] if self.shape else []) + ([partner_features(graph)] if self.partner else [])
+        return np.concatenate([out, *extra], axis=1) if extra else out
 
     def fit(self, graphs: list[ResidueGraph]) -> SklearnBaseline:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -153,4 +160,5 @@ class SklearnBaseline:
         state.setdefault("templates", None)
         state.setdefault("library", None)
         state.setdefault("shape", False)
+        state.setdefault("partner", False)
         self.__dict__.update(state)
