@@ -10,7 +10,7 @@ autocast, torch.compile) and writes one row per model: seconds per epoch (first 
 which includes compiling, and the mean of the others), peak accelerator memory, the
 validation paratope / epitope AUPRC after the last epoch, and whether the compiled
 model ran. ``--compile both`` gives each model an eager row and then a compiled row
-(``off``: eager only; ``config``: as the training config says). A model that fails gets a
+(``off``: eager only; ``on``: compiled only; ``config``: as the training config says). A model that fails gets a
 row saying why and the others still run; the table is rewritten to ``--out`` after every
 row, so a run cut short keeps what it measured. ``--device cpu --data sample --limit 4
 --epochs 1`` is the dry run the tests use. Prepared to run in one go on a lent GPU
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--surface-config", default="fast")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N train / val complexes")
     ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
-    ap.add_argument("--compile", choices=("config", "off", "both"), default="config",
-                    help="torch.compile as the training config says, never, or an eager and a compiled row each")
+    ap.add_argument("--compile", choices=("config", "off", "on", "both"), default="config",
+                    help="torch.compile as the training config says, never, always, or an eager and a compiled row each")
     ap.add_argument("--out", type=Path, default=None, help="also write the table here (after every row)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> str:
         parts = [load_split(s, data, features, cfg, workers=args.workers) for s in ("train", "val")]
         splits[needs_surface] = [make_samples(p.graphs[: args.limit], p.surfaces) for p in parts]
     prepare_s = time.perf_counter() - t0
-    modes = {"config": [base.compile], "off": [False], "both": [False, True]}[args.compile]
+    modes = {"config": [base.compile], "off": [False], "on": [True], "both": [False, True]}[args.compile]
     if device.type != "cuda":
         modes = [False]  # nothing compiles off CUDA (maybe_compile): one row per model
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
