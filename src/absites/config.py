@@ -145,6 +145,9 @@ class TrainingConfig:
     # Networks: residue features plus the epitope templates of the training set (absites.models.templates:
     # antigen chains at least this identical; leave-one-out while training); None reads none.
     templates: float | None = None
+    # Networks: residue features plus each residue's shape descriptors in its own protein (absites.graph.shape:
+    # contact numbers at 8-24 A, half-sphere exposure, protrusion, patch RSA), after any template features.
+    shape_features: bool = False
     # Mix each antigen residue's score with its neighbours' (absites.models.smoothing), width and weight chosen
     # on validation epitope AUPRC, off when validation does not gain; recorded in the run and applied at predict.
     epitope_smoothing: bool = False

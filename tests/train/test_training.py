@@ -183,23 +183,24 @@ def test_random_baseline_is_reproducible_across_processes():
 
 
 @pytest.mark.slow
-def test_network_reads_templates_and_smoothing_in_training_and_prediction(graphs, tmp_path, monkeypatch):
+def test_network_reads_templates_shape_and_smoothing_in_training_and_prediction(graphs, tmp_path, monkeypatch):
     from absites.config import FeatureConfig, load_data_config, load_model_config
     from absites.graph.build import FEATURE_NAMES
+    from absites.graph.shape import SHAPE_FEATURES
     from absites.models.smoothing import EpitopeSmoothing
     from absites.models.templates import TEMPLATE_FEATURES
     from absites.train.run import load_run, train_run
 
     monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     training = TrainingConfig(epochs=1, batch_size=2, patience=2, scheduler="constant", templates=0.5,
-                              epitope_smoothing=True)
+                              epitope_smoothing=True, shape_features=True)
     result = train_run(load_model_config("epmp"), training, load_data_config("sample"), FeatureConfig(), None,
                        tmp_path / "run", workers=1)
     assert (result.out_dir / "templates.joblib").exists()
     predict_fn, meta, _ = load_run(result.out_dir)
-    assert meta["in_dim"] == len(FEATURE_NAMES) + len(TEMPLATE_FEATURES)
-    assert meta["feature_names"][-len(TEMPLATE_FEATURES):] == list(TEMPLATE_FEATURES)
-    prob = predict_fn([graphs[0]])[graphs[0].complex_id]  # a plain record: templates are added on the way
+    assert meta["in_dim"] == len(FEATURE_NAMES) + len(TEMPLATE_FEATURES) + len(SHAPE_FEATURES)
+    assert meta["feature_names"][len(FEATURE_NAMES):] == list(TEMPLATE_FEATURES) + list(SHAPE_FEATURES)
+    prob = predict_fn([graphs[0]])[graphs[0].complex_id]  # a plain record: templates and shape added on the way
     assert prob.shape == (graphs[0].num_nodes,) and np.isfinite(prob).all()
     smoothing = EpitopeSmoothing(**meta["epitope_smoothing"])  # chosen on val, kept in the checkpoint
     notes = predict_fn.notes(graphs[0])

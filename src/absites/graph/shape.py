@@ -24,6 +24,8 @@ Shapes: ``graph.pos_ca`` and ``graph.pos`` ``(R, 3)`` Å; the result is ``(R, 10
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -47,6 +49,11 @@ def shape_features(graph: ResidueGraph) -> np.ndarray:
             out[idx] = _protein_shape(graph.pos_ca[idx].astype(np.float64), graph.pos[idx].astype(np.float64),
                                       graph.rsa[idx].astype(np.float64))
     return out
+
+
+def with_shape_features(graph: ResidueGraph) -> ResidueGraph:
+    """``graph`` whose node features end with its shape descriptors (what a network reads)."""
+    return dataclasses.replace(graph, x=np.concatenate([graph.x, shape_features(graph)], axis=1).astype(np.float32))
 
 
 def _protein_shape(ca: np.ndarray, centroid: np.ndarray, rsa: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from absites.graph.build import ResidueGraph
 from absites.models.calibration import EpitopeCalibration, fit_calibration
 from absites.models.ensemble import EnsembleWeights, choose_weights
 from absites.models.smoothing import EpitopeSmoothing, choose_smoothing
+from absites.graph.shape import SHAPE_FEATURES, with_shape_features
 from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,11 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         if training.templates is not None:  # known epitopes of homologous antigens as extra node features
             train, val = _with_templates(train, val, n_clean, training.templates, out_dir)
             meta["feature_names"] += list(TEMPLATE_FEATURES)
+        if training.shape_features:  # shape descriptors of each residue in its own protein, last
+            train = dataclasses.replace(train, graphs=[with_shape_features(g) for g in train.graphs])
+            val = dataclasses.replace(val, graphs=[with_shape_features(g) for g in val.graphs])
+            meta["feature_names"] += list(SHAPE_FEATURES)
+            meta["shape_features"] = True
         train_s = make_samples(train.graphs, train.surfaces)
         val_s = make_samples(val.graphs, val.surfaces)
         meta["in_dim"] = input_dim(train_s)
@@ -359,9 +365,13 @@ def load_run(run_dir: str | Path):
     smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
     calibration = EpitopeCalibration.from_dict(state["meta"].get("epitope_calibration"))
 
+    shape = bool(state["meta"].get("shape_features"))
+
     def run(graphs, surfaces=None):
         if library is not None:
             graphs = [with_template_features(g, library.features(g)) for g in graphs]
+        if shape:
+            graphs = [with_shape_features(g) for g in graphs]
         preds = smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
         return calibration.apply_all(graphs, preds)
 
