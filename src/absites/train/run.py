@@ -32,10 +32,10 @@ from absites.data.prepare import prepare
 from absites.errors import AbsitesError
 from absites.metrics import choose_thresholds, evaluate
 from absites.graph.build import ResidueGraph
+from absites.graph.shape import SHAPE_FEATURES, with_shape_features
 from absites.models.calibration import EpitopeCalibration, fit_calibration
 from absites.models.ensemble import EnsembleWeights, choose_weights
 from absites.models.smoothing import EpitopeSmoothing, choose_smoothing
-from absites.graph.shape import SHAPE_FEATURES, with_shape_features
 from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
 
 log = logging.getLogger(__name__)
