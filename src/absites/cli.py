@@ -317,8 +317,10 @@ def train(model_cfg, training_cfg, data_cfg, feature_cfg, surface_cfg, seed, epo
               help="Run directory of the ensemble (predict with --paratope-model / --epitope-model OUT).")
 @click.option("--calibrate", is_flag=True,
               help="Calibrate the combined epitope probabilities to the antigen's size on validation.")
+@click.option("--focus", is_flag=True,
+              help="Focus the combined epitope scores on the antigen's best-scoring patch (chosen on validation).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-def ensemble(runs, data_cfg, val_split, step, out_dir, calibrate, workers) -> None:
+def ensemble(runs, data_cfg, val_split, step, out_dir, calibrate, focus, workers) -> None:
     """Combine trained runs: per-task weights chosen on validation (paratope AUPRC, epitope AUROC)."""
     from absites.config import load_data_config
     from absites.train.run import ENSEMBLE_FILE, train_ensemble
@@ -326,7 +328,7 @@ def ensemble(runs, data_cfg, val_split, step, out_dir, calibrate, workers) -> No
     if len(runs) < 2:
         raise click.UsageError("an ensemble needs two or more --run directories")
     result = train_ensemble(list(runs), load_data_config(data_cfg), out_dir, val_split=val_split, step=step,
-                            workers=workers, calibrate=calibrate)
+                            workers=workers, calibrate=calibrate, focus=focus)
     weights = json.loads((out_dir / ENSEMBLE_FILE).read_text())["weights"]
     summary = {task: {k: round(v, 4) for k, v in m.items() if k in ("auroc", "auprc", "mcc_at_val")}
                for task, m in result.val_metrics.items()}

@@ -155,6 +155,10 @@ class TrainingConfig:
     # labels on logit p and log antigen length, fitted on validation after any smoothing); recorded and applied at
     # predict. Never reorders one antigen's residues; puts scores of antigens of different sizes on one scale.
     epitope_calibration: bool = False
+    # Weight antigen scores by the distance from the best-scoring patch (absites.models.focus: radius and floor
+    # chosen on validation epitope AUPRC after any smoothing, before the calibration; off when validation does
+    # not gain); recorded and applied at predict.
+    epitope_focus: bool = False
     # Which epoch's weights the run keeps: "joint" = the best mean of val paratope and epitope AUPRC (one state);
     # "per_task" = the best val paratope AUPRC for antibody residues and, separately, the best val epitope AUPRC
     # for antigen residues (absites.models.per_task); patience counts epochs in which neither task improved.

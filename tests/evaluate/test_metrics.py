@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from absites.metrics import all_metrics, auprc, auroc, best_mcc_threshold
+from absites.metrics import all_metrics, auprc, auroc, bagged_mcc_threshold, best_mcc_threshold
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -38,6 +38,29 @@ def test_best_threshold_separates():
     s = np.r_[np.full(50, 0.2), np.full(50, 0.3)]
     t = best_mcc_threshold(y, s)
     assert 0.2 < t <= 0.3
+
+
+def test_bagged_threshold_is_the_median_of_resampled_argmaxes():
+    rng = np.random.default_rng(3)
+    pairs = []
+    for _ in range(7):
+        n = int(rng.integers(40, 300))
+        y = rng.random(n) < 0.1
+        pairs.append((y, np.clip(0.25 * y + rng.random(n) * 0.6, 0, 1)))
+    # the definition, pool by pool: each resample of complexes pooled, its MCC-argmax, their median
+    draws = np.random.default_rng(11)
+    argmaxes = []
+    for _ in range(20):
+        idx = draws.integers(0, len(pairs), len(pairs))
+        y = np.concatenate([pairs[i][0] for i in idx])
+        s = np.concatenate([pairs[i][1] for i in idx])
+        argmaxes.append(round(best_mcc_threshold(y, s) * 100) - 1)
+    expected = (int(np.median(argmaxes)) + 1) / 100
+    assert bagged_mcc_threshold(pairs, n_boot=20, seed=11) == pytest.approx(expected)
+    # one complex, or one complex repeated (MCC does not change when every count doubles): the plain argmax
+    one = best_mcc_threshold(*pairs[0])
+    assert bagged_mcc_threshold(pairs[:1]) == pytest.approx(one)
+    assert bagged_mcc_threshold([pairs[0]] * 5) == pytest.approx(one)
 
 
 def test_values_worked_by_hand():

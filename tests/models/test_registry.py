@@ -19,7 +19,7 @@ def test_entry_loads_and_declares_what_forward_takes(name):
         assert hasattr(cls, "fit") and hasattr(cls, "predict")
         return
     if spec.is_ensemble:  # combines trained runs: no forward, no batch keys
-        assert spec.needs() == () and set(spec.allowed_params()) == {"members", "step", "calibrate"}
+        assert spec.needs() == () and set(spec.allowed_params()) == {"members", "step", "calibrate", "focus"}
         return
     params = [p for p in inspect.signature(cls.forward).parameters.values() if p.name != "self"]
     assert all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params), "no **kwargs: nothing is swallowed"

@@ -102,7 +102,8 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
             members = ensemble_members(row)
             result = train_ensemble([run_dir_of(runs_dir, bench.name, m, seed) for m in members], data, run_dir,
                                     val_split=bench.splits["val"], step=model.params.get("step", 0.25), workers=1,
-                                    names=members, calibrate=bool(model.params.get("calibrate", False)))
+                                    names=members, calibrate=bool(model.params.get("calibrate", False)),
+                                    focus=bool(model.params.get("focus", False)))
         else:
             result = train_run(model, training, data, features, surface, run_dir, resume=not fresh, workers=1,
                                train_split=bench.splits["train"], val_split=bench.splits["val"])

@@ -115,10 +115,12 @@ class Ensemble:
     Nothing is fitted here: :func:`absites.train.run.train_ensemble` loads the members' trained runs and
     chooses the weights on validation."""
 
-    def __init__(self, members: list[str], step: float = 0.25, calibrate: bool = False):
+    def __init__(self, members: list[str], step: float = 0.25, calibrate: bool = False, focus: bool = False):
         """``calibrate``: the combined epitope probabilities calibrated to the antigen's size on validation
-        (:mod:`absites.models.calibration`)."""
+        (:mod:`absites.models.calibration`); ``focus``: before that, focused on the antigen's best-scoring
+        patch (:mod:`absites.models.focus`)."""
         if not members or len(set(members)) != len(members):
             raise ValueError(f"an ensemble needs distinct members, got {members!r}")
         simplex_grid(len(members), step)  # a bad step fails at config time
         self.members, self.step, self.calibrate = list(members), float(step), bool(calibrate)
+        self.focus = bool(focus)

@@ -35,6 +35,7 @@ from absites.config import (
 )
 from absites.data.index import SplitSpec
 from absites.models.calibration import EpitopeCalibration
+from absites.models.focus import EpitopeFocus
 from absites.models.ensemble import EnsembleWeights
 from absites.models.smoothing import EpitopeSmoothing
 from absites.train.run import evaluate_run, train_ensemble, train_run
@@ -61,7 +62,7 @@ def model_card(task: str, meta: dict, val: dict, test: dict, card_cfg: dict, ext
 * model: `{meta['model']}` {json.dumps(meta['model_params'])}
 * trained {dt.date.today().isoformat()} with absites {meta.get('code_version', '?')}, seed {meta.get('seed')}
 * data: train = {d['train_split']} ({d['n_train']} complexes), val = {d['val_split']} ({d['n_val']}), index
-  `{Path(d['index']).name}` (../shared/data); networks stop early on val; thresholds chosen on val (MCC-optimal)
+  `{Path(d['index']).name}` (../shared/data); networks stop early on val; thresholds chosen on val (MCC-optimal, bagged over complexes)
 {card_cfg.get('note', '').strip()}
 * features: {json.dumps(meta['features'])}
 * surface: {json.dumps(meta.get('surface'))}
@@ -176,11 +177,14 @@ def main(argv: list[str] | None = None) -> None:
             if target.exists():
                 shutil.rmtree(target)
             result = train_ensemble([out / "members" / n for n in names], data, target, val_split=val,
-                                    workers=args.workers, names=names, calibrate=bool(spec.get("calibrate")))
+                                    workers=args.workers, names=names, calibrate=bool(spec.get("calibrate")),
+                                    focus=bool(spec.get("focus")))
             meta = json.loads((target / "metrics.json").read_text())["meta"]
             (target / "metrics.json").unlink()  # the card holds the metrics; the package ships no run logs
             extra = (_member_line(names, cfg)
                      + f"\n* {EnsembleWeights.from_dict(meta['weights']).describe(names)}")
+            if EpitopeFocus.from_dict(meta.get("epitope_focus")).active:
+                extra += f"\n* {EpitopeFocus.from_dict(meta['epitope_focus']).describe()}"
             if meta.get("epitope_calibration", {}).get("active"):
                 extra += f"\n* {EpitopeCalibration.from_dict(meta['epitope_calibration']).describe()}"
         else:

@@ -34,6 +34,7 @@ from absites.metrics import choose_thresholds, evaluate
 from absites.graph.build import ResidueGraph
 from absites.graph.shape import SHAPE_FEATURES, with_shape_features
 from absites.models.calibration import EpitopeCalibration, fit_calibration
+from absites.models.focus import EpitopeFocus, choose_focus
 from absites.models.ensemble import EnsembleWeights, choose_weights
 from absites.models.smoothing import EpitopeSmoothing, choose_smoothing
 from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
@@ -141,6 +142,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         val_preds = {g.complex_id: baseline.predict(g) for g in val.graphs}
         seconds_per_epoch, best_epoch = time.perf_counter() - t0, 0
         val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
+        val_preds = _choose_focus(training.epitope_focus, val.graphs, val_preds, meta)
         val_preds = _choose_calibration(training.epitope_calibration, val.graphs, val_preds, meta)
         thresholds = choose_thresholds(val.graphs, val_preds)
         joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
@@ -161,6 +163,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
             meta["per_task_epochs"] = result.task_epochs
         val_preds = predict(result.model, val_s, next(result.model.parameters()).device, training.batch_size)
         val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
+        val_preds = _choose_focus(training.epitope_focus, val.graphs, val_preds, meta)
         val_preds = _choose_calibration(training.epitope_calibration, val.graphs, val_preds, meta)
         thresholds = choose_thresholds(val.graphs, val_preds)
         save_checkpoint(out_dir / "best.pt", result.model, meta, result.history,
@@ -193,6 +196,18 @@ def _choose_smoothing(training: TrainingConfig, graphs: list[ResidueGraph], val_
     return smoothing.apply_all(graphs, val_preds)
 
 
+def _choose_focus(enabled: bool, graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray],
+                  meta: dict) -> dict[str, np.ndarray]:
+    """With ``enabled``, the epitope focus chosen on validation (recorded in ``meta``, applied by
+    :func:`load_run`); returns the validation predictions it gives."""
+    if not enabled:
+        return val_preds
+    focus = choose_focus(graphs, val_preds)
+    meta["epitope_focus"] = focus.as_dict()
+    log.info("epitope focus chosen on validation: %s", focus.describe() if focus.active else "off")
+    return focus.apply_all(graphs, val_preds)
+
+
 def _choose_calibration(calibrate: bool, graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray],
                         meta: dict[str, Any]) -> dict[str, np.ndarray]:
     """With ``calibrate``, the epitope calibration fitted on validation (recorded in ``meta``, applied by
@@ -223,14 +238,18 @@ class BaselinePredictor:
     """A fitted baseline as a run's predict function (graphs -> probabilities), with its notes."""
 
     def __init__(self, baseline, smoothing: EpitopeSmoothing | None = None,
-                 calibration: EpitopeCalibration | None = None):
+                 calibration: EpitopeCalibration | None = None, focus: EpitopeFocus | None = None):
         self.baseline = baseline
         self.smoothing = smoothing or EpitopeSmoothing()
+        self.focus = focus or EpitopeFocus()
         self.calibration = calibration or EpitopeCalibration()
 
     def __call__(self, graphs, surfaces=None) -> dict[str, np.ndarray]:
-        return {g.complex_id: self.calibration.apply(g, self.smoothing.apply(g, self.baseline.predict(g)))
-                for g in graphs}
+        out = {}
+        for g in graphs:
+            out[g.complex_id] = self.calibration.apply(g, self.focus.apply(g, self.smoothing.apply(
+                g, self.baseline.predict(g))))
+        return out
 
     def notes(self, graph: ResidueGraph, task: str | None = None) -> list[str]:
         """What the model would tell a user about this input (e.g. the epitope templates it found); for
@@ -238,7 +257,7 @@ class BaselinePredictor:
         if task == "paratope":
             return []
         own = self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
-        return own + self.smoothing.notes(graph) + self.calibration.notes(graph)
+        return own + self.smoothing.notes(graph) + self.focus.notes(graph) + self.calibration.notes(graph)
 
 
 def run_file(run_dir: str | Path) -> Path | None:
@@ -252,10 +271,11 @@ def run_exists(run_dir: str | Path) -> bool:
 
 def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str | Path,
                    val_split: str | SplitSpec = "val", step: float = 0.25, workers: int = 2,
-                   names: list[str] | None = None, calibrate: bool = False) -> RunResult:
+                   names: list[str] | None = None, calibrate: bool = False, focus: bool = False) -> RunResult:
     """An ensemble of trained runs: per-task weights chosen on the validation split
-    (:func:`absites.models.ensemble.choose_weights`), with ``calibrate`` the combined epitope probabilities
-    calibrated to the antigen's size (:mod:`absites.models.calibration`), then thresholds as for any run. Writes
+    (:func:`absites.models.ensemble.choose_weights`), with ``focus`` the combined epitope probabilities focused on
+    their best patch (:mod:`absites.models.focus`), with ``calibrate`` calibrated to the antigen's size
+    (:mod:`absites.models.calibration`), then thresholds as for any run. Writes
     ``ensemble.json`` (members as paths relative to ``out_dir``, weights, thresholds, meta) and
     ``metrics.json``; :func:`load_run` predicts with it like any run.
 
@@ -290,13 +310,14 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
     log.info("%s chosen on validation", weights.describe(names))
     val_preds = weights.combine(val.graphs, member_preds)
     calibration_meta: dict[str, Any] = {}
+    val_preds = _choose_focus(focus, val.graphs, val_preds, calibration_meta)
     val_preds = _choose_calibration(calibrate, val.graphs, val_preds, calibration_meta)
     thresholds = choose_thresholds(val.graphs, val_preds)
     val_metrics = evaluate(val.graphs, val_preds, thresholds)
     train_seconds = time.perf_counter() - t0
     from absites.provenance import code_version
 
-    meta = {"model": "ensemble", "model_params": {"members": names, "step": step, "calibrate": calibrate},
+    meta = {"model": "ensemble", "model_params": {"members": names, "step": step, "calibrate": calibrate, "focus": focus},
             "member_models": [m["model"] for m in metas], "features": metas[0]["features"], "surface": surface_dict,
             "training": {"seed": metas[0].get("seed")}, "weights": weights.as_dict(), "weights_tried": tried,
             "data": {**metas[0]["data"], "val_split": SplitSpec.of(val_split).describe(), "n_val": len(val.graphs)},
@@ -306,6 +327,7 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
     (out_dir / ENSEMBLE_FILE).write_text(json.dumps(
         {"members": [os.path.relpath(m.resolve(), out_dir.resolve()) for m in member_dirs], "names": names,
          "weights": weights.as_dict(), "calibration": calibration_meta.get("epitope_calibration"),
+         "focus": calibration_meta.get("epitope_focus"),
          "thresholds": thresholds, "meta": meta}, indent=1, default=str))
     return _finish(out_dir, val_split, val_metrics, thresholds, train_seconds, train_seconds, 0, meta)
 
@@ -326,17 +348,19 @@ def _load_ensemble(path: Path):
     members = [_load_member((path.parent / rel).resolve()) for rel in state["members"]]
     weights = EnsembleWeights.from_dict(state["weights"])
     calibration = EpitopeCalibration.from_dict(state.get("calibration"))
+    focus = EpitopeFocus.from_dict(state.get("focus"))
     names = state.get("names") or [str(m) for m in state["members"]]
 
     def run(graphs, surfaces=None):
-        return calibration.apply_all(graphs, weights.combine(graphs, [fn(graphs, surfaces) for fn, _, _ in members]))
+        combined = weights.combine(graphs, [fn(graphs, surfaces) for fn, _, _ in members])
+        return calibration.apply_all(graphs, focus.apply_all(graphs, combined))
 
     def notes(graph: ResidueGraph, task: str | None = None) -> list[str]:
         """The weights (of ``task`` only, when given), then each member's own notes under its name."""
         said = [weights.describe(names, task)]
         for name, (fn, _, _) in zip(names, members):
             said += [f"{name}: {note}" for note in (fn.notes(graph, task) if hasattr(fn, "notes") else [])]
-        return said + (calibration.notes(graph) if task != "paratope" else [])
+        return said + (focus.notes(graph) + calibration.notes(graph) if task != "paratope" else [])
 
     run.notes = notes
     return run, state["meta"], state["thresholds"]
@@ -355,7 +379,9 @@ def load_run(run_dir: str | Path):
         state = joblib.load(path)
         smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
         calibration = EpitopeCalibration.from_dict(state["meta"].get("epitope_calibration"))
-        return BaselinePredictor(state["model"], smoothing, calibration), state["meta"], state["thresholds"]
+        focus = EpitopeFocus.from_dict(state["meta"].get("epitope_focus"))
+        return (BaselinePredictor(state["model"], smoothing, calibration, focus), state["meta"],
+                state["thresholds"])
     from absites.train.loop import load_checkpoint, make_samples, pick_device, predict
 
     device = pick_device("auto")
@@ -364,6 +390,7 @@ def load_run(run_dir: str | Path):
     library = joblib.load(library_path) if library_path.exists() else None
     smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
     calibration = EpitopeCalibration.from_dict(state["meta"].get("epitope_calibration"))
+    focus = EpitopeFocus.from_dict(state["meta"].get("epitope_focus"))
 
     shape = bool(state["meta"].get("shape_features"))
 
@@ -373,7 +400,7 @@ def load_run(run_dir: str | Path):
         if shape:
             graphs = [with_shape_features(g) for g in graphs]
         preds = smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
-        return calibration.apply_all(graphs, preds)
+        return calibration.apply_all(graphs, focus.apply_all(graphs, preds))
 
     epochs = state["meta"].get("per_task_epochs") or {}
 
@@ -383,7 +410,7 @@ def load_run(run_dir: str | Path):
         if task == "paratope":  # templates and smoothing only concern the epitope
             return said
         return (said + (library.notes(graph) if library is not None else []) + smoothing.notes(graph)
-                + calibration.notes(graph))
+                + focus.notes(graph) + calibration.notes(graph))
 
     run.notes = notes
     return run, state["meta"], state.get("thresholds", {})
