@@ -42,6 +42,7 @@ def test_incomplete_cross_edges_keep_the_edge_path(batch):
 @pytest.mark.parametrize("make,dense", [
     (lambda: GATConv(16, 16, heads=4, concat=False), dense_gat),
     (lambda: GATv2Conv(16, 4, heads=4, add_self_loops=False), dense_gatv2),
+    (lambda: GATv2Conv(16, 4, heads=4, add_self_loops=False, share_weights=True), dense_gatv2),
 ])
 def test_dense_layers_equal_edge_layers(batch, make, dense):
     torch.manual_seed(0)
@@ -60,11 +61,11 @@ def test_dense_dot_attention_equals_edges(batch):
                                atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("cls", [EPMP, EGNN, GATv2Net])
-def test_models_same_logits_and_gradients_dense_or_edges(batch, cls):
+@pytest.mark.parametrize("make", [EPMP, EGNN, GATv2Net, lambda d: GATv2Net(d, share_cross=True)])
+def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
     """The whole model gives the same logits and gradients whichever path the cross layers take."""
     torch.manual_seed(0)
-    model = cls(batch.x.shape[1]).eval()
+    model = make(batch.x.shape[1]).eval()
     kw = dict(x=batch.x, pos=batch.pos_ca, edge_index=batch.edge_index, edge_attr=batch.edge_attr,
               cross_edge_index=batch.cross_edge_index, is_antibody=batch.is_antibody, batch=batch.batch)
     kw = select_inputs(model, kw)

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
 from absites.models.dropout import dropout
+from absites.models.fused import pair_score
 
 
 @dataclass(frozen=True)
@@ -133,24 +134,50 @@ def dense_gatv2(conv, h: Tensor, pairs: CrossPairs) -> Tensor:
         raise ValueError("dense_gatv2 evaluates GATv2Conv without self loops and edge features only")
     H, C = conv.heads, conv.out_channels
     x_l = conv.lin_l(h).view(-1, H, C)  # sources
-    x_r = x_l if conv.share_weights else conv.lin_r(h).view(-1, H, C)  # targets
-    out = torch.zeros_like(x_l)
-    # one complex at a time: the (queries, keys, heads, channels) tensor is not separable, and padding
-    # it to the batch's largest antigen would multiply its size
-    for q_idx, q_mask, k_idx, k_mask in pairs.directions():
-        for b in range(q_idx.shape[0]):
-            q, k = q_idx[b][q_mask[b]], k_idx[b][k_mask[b]]
-            if q.numel() == 0 or k.numel() == 0:
-                continue
-            xk = x_l.index_select(0, k)
-            pre = F.leaky_relu(x_r.index_select(0, q).unsqueeze(1) + xk.unsqueeze(0), conv.negative_slope)  # (Lq,Lk,H,C)
-            alpha = torch.softmax((pre * conv.att).sum(-1), dim=1)  # (Lq, Lk, H)
-            alpha = dropout(alpha, conv.dropout, conv.training)
-            out = out.index_copy(0, q, torch.einsum("qkh,khc->qhc", alpha, xk).to(out.dtype))
+    if conv.share_weights:
+        out = _symmetric_gatv2(conv, x_l, pairs)
+    else:
+        x_r = conv.lin_r(h).view(-1, H, C)  # targets
+        out = torch.zeros_like(x_l)
+        # one complex at a time: the (queries, keys, heads, channels) tensor is not separable, and padding
+        # it to the batch's largest antigen would multiply its size
+        for q_idx, q_mask, k_idx, k_mask in pairs.directions():
+            for b in range(q_idx.shape[0]):
+                q, k = q_idx[b][q_mask[b]], k_idx[b][k_mask[b]]
+                if q.numel() == 0 or k.numel() == 0:
+                    continue
+                xk = x_l.index_select(0, k)
+                score = pair_score(x_r.index_select(0, q), xk, conv.att.view(H, C), conv.negative_slope)
+                alpha = torch.softmax(score, dim=1)  # (Lq, Lk, H)
+                alpha = dropout(alpha, conv.dropout, conv.training)
+                out = out.index_copy(0, q, torch.einsum("qkh,khc->qhc", alpha, xk).to(out.dtype))
     out = out.reshape(-1, H * C) if conv.concat else out.mean(dim=1)
     if conv.res is not None:
         out = out + conv.res(h)
     return out + conv.bias if conv.bias is not None else out
+
+
+def _symmetric_gatv2(conv, x: Tensor, pairs: CrossPairs) -> Tensor:
+    """Both directions of a weight-sharing GATv2Conv from one score tensor per complex.
+
+    With one matrix for sources and targets, the score of antibody residue ``i`` and antigen residue ``j``,
+    ``a · LeakyReLU(W h_i + W h_j)``, is the same whichever of them is the query: one ``(La, Lg, heads,
+    channels)`` tensor serves the antibody's softmax over antigen keys (dim 1) and the antigen's softmax over
+    antibody keys (dim 0), forward and backward — half the work of two directions.
+    """
+    H, C = conv.heads, conv.out_channels
+    out = torch.zeros_like(x)
+    for b in range(pairs.ab_index.shape[0]):
+        a, g = pairs.ab_index[b][pairs.ab_mask[b]], pairs.ag_index[b][pairs.ag_mask[b]]
+        if a.numel() == 0 or g.numel() == 0:
+            continue
+        xa, xg = x.index_select(0, a), x.index_select(0, g)
+        score = pair_score(xa, xg, conv.att.view(H, C), conv.negative_slope)  # (La, Lg, H)
+        to_ab = dropout(torch.softmax(score, dim=1), conv.dropout, conv.training)
+        to_ag = dropout(torch.softmax(score, dim=0), conv.dropout, conv.training)
+        out = out.index_copy(0, a, torch.einsum("qkh,khc->qhc", to_ab, xg).to(out.dtype))
+        out = out.index_copy(0, g, torch.einsum("kqh,khc->qhc", to_ag, xa).to(out.dtype))
+    return out
 
 
 def dense_dot_attention(q: Tensor, k: Tensor, v: Tensor, scale: float, pairs: CrossPairs) -> Tensor:

@@ -35,6 +35,7 @@ from torch_geometric.utils import softmax
 
 from absites.models.bipartite import CrossPairs, cross_pairs, dense_dot_attention, dense_gat, dense_gatv2
 from absites.models.dropout import Dropout
+from absites.models.fused import FusedGATv2Conv
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
 from absites.models.layers import mlp
 
@@ -174,15 +175,20 @@ class GATv2Net(nn.Module):
     needs = ("x", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch")
 
     def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1,
-                 fusion: str = "edges"):
+                 fusion: str = "edges", share_cross: bool = False):
+        """``share_cross``: the cross layers use one weight matrix for sources and targets (GATv2Conv's
+        ``share_weights``), so both directions of a complex share one score tensor (half the cost of the
+        cross layers, :func:`absites.models.bipartite.dense_gatv2`)."""
         super().__init__()
         self.fusion = check_fusion(fusion, GRAPH_FUSIONS)
         self.embed = nn.Linear(in_dim, hidden)
         self.intra = nn.ModuleList(
-            GATv2Conv(hidden, hidden // heads, heads=heads, edge_dim=EDGE_DIM, dropout=dropout) for _ in range(layers))
+            FusedGATv2Conv(hidden, hidden // heads, heads=heads, edge_dim=EDGE_DIM, dropout=dropout)
+            for _ in range(layers))
         if fusion == "edges":
             self.inter = nn.ModuleList(
-                GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout, add_self_loops=False)
+                GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout, add_self_loops=False,
+                          share_weights=share_cross)
                 for _ in range(layers))
         elif fusion == "cross_attention":
             self.inter = nn.ModuleList(ResidueCrossAttention(hidden, heads, dropout) for _ in range(layers))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -93,9 +94,39 @@ def build_model(name: str, params: dict[str, Any], in_dim: int) -> nn.Module:
     return spec.build(in_dim, **params)
 
 
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3  # glibc mallopt parameters (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory for the next training step instead of returning it to the system.
+
+    A training step allocates and frees the same large tensors (per-edge and per-pair activations, a few
+    MB to tens of MB) over and over. glibc returns freed blocks above its trim threshold to the kernel,
+    and serves blocks above its mmap threshold with fresh ``mmap`` pages, so every step pays page faults
+    and page zeroing again; its adaptive thresholds drift as tensor sizes vary, which is why GATv2
+    epochs slowed from ~2.2 to ~2.9 s after a few epochs on two cores. With a 1 GiB trim threshold, a
+    256 MiB top pad and the largest mmap threshold (32 MiB), epochs stay at ~2.0 s (bench/RESULTS.md,
+    issue 14). A training process keeps up to ~1 GiB more resident memory. No effect (False) off glibc
+    or with ``ABSITES_MALLOC=0``; set once per process.
+    """
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if os.environ.get("ABSITES_MALLOC", "1") == "0" or platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl or another libc without mallopt
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all(mallopt(param, value) == 1 for param, value in (
+        (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 32 << 20)))
+
+
 def available_cpus() -> int:
     """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota when one is set."""
-    import os
 
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
@@ -136,7 +167,6 @@ def distributed_context(device: torch.device) -> tuple[int, int]:
 
     NCCL on CUDA, gloo on CPU. Outside ``torchrun`` this is (0, 1) and nothing happens.
     """
-    import os
 
     import torch.distributed as dist
 
@@ -251,7 +281,6 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         extra_meta: dict[str, Any] | None = None) -> FitResult:
     """Train ``model_name`` on ``train`` with early stopping on ``val``; returns the best model (with
     ``selection: per_task``, a :class:`PerTaskNetwork` of each task's best state)."""
-    import os
 
     per_task = cfg.selection == "per_task"
     if per_task and not val:
@@ -265,6 +294,7 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
     amp = cfg.amp and device.type == "cuda"
     if device.type == "cpu":
         torch.set_num_threads(cfg.threads or available_cpus())
+        keep_freed_memory()
     train = [s.to(device) for s in train]  # once: no per-step host -> device copies
     val = [s.to(device) for s in val]
     in_dim = input_dim(train)
