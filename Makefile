@@ -59,7 +59,8 @@ train: $(STAMP)
 	$(BIN)/absites train --model $(MODEL) --training $(TRAINING) --out $(RUN) --workers $(WORKERS)
 
 ## make train-default [ONLY=member,...]: train the models of configs/default_models.yaml and ship them in the
-## package (ONLY: retrain just those members, keep the others as shipped; ensembles and cards are redone)
+## package (ONLY: retrain just those members, keep the others as shipped, ONLY=none: no member; ensembles
+## and cards are redone)
 ONLY ?=
 train-default: $(STAMP)
 	$(BIN)/python -m absites.train.default --workers $(WORKERS) $(if $(ONLY),--only $(ONLY))

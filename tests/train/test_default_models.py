@@ -12,6 +12,7 @@ import yaml
 from absites.config import FeatureConfig
 from absites.graph import graph_from_complex
 from absites.models.calibration import EpitopeCalibration
+from absites.models.focus import EpitopeFocus
 from absites.structure.complex import load_complex
 from absites.train.default import main
 from absites.train.run import load_run
@@ -24,7 +25,7 @@ CONFIG = {
                 "val": {"value": "val"}},
     },
     "paratope": {"ensemble": ["prior", "gbm"], "note": "* test pool: the sample"},
-    "epitope": {"ensemble": ["prior", "gbm"], "calibrate": True},
+    "epitope": {"ensemble": ["prior", "gbm"], "calibrate": True, "focus": True},
     "alone": {"paratope": "gbm", "epitope": "prior"},
     "data": "sample",
 }
@@ -45,6 +46,9 @@ def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path, 
     # the epitope ensemble is calibrated to the antigen's size, the paratope one is not
     assert json.loads((out / "epitope" / "ensemble.json").read_text())["calibration"]["active"]
     assert json.loads((out / "paratope" / "ensemble.json").read_text())["calibration"] is None
+    # the focus is chosen for the epitope ensemble (recorded, on or off), not for the paratope one
+    assert json.loads((out / "epitope" / "ensemble.json").read_text())["meta"]["model_params"]["focus"] is True
+    assert json.loads((out / "paratope" / "ensemble.json").read_text())["focus"] is None
     assert "calibrated to the antigen's size" in (out / "epitope" / "MODEL_CARD.md").read_text()
     assert json.loads((out / "alone.json").read_text()) == {"paratope": "members/gbm", "epitope": "members/prior"}
     for task in ("paratope", "epitope"):
@@ -62,7 +66,8 @@ def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path, 
     w = np.asarray(meta["weights"]["epitope"])
     ag = ~graph.is_antibody.astype(bool)
     calibration = EpitopeCalibration.from_dict(json.loads((out / "epitope" / "ensemble.json").read_text())["calibration"])
-    expected = calibration.apply(graph, w[0] * members[0] + w[1] * members[1])
+    focus = EpitopeFocus.from_dict(json.loads((out / "epitope" / "ensemble.json").read_text())["focus"])
+    expected = calibration.apply(graph, focus.apply(graph, w[0] * members[0] + w[1] * members[1]))
     np.testing.assert_allclose(fn([graph])["1ahw_BA_C"][ag], expected[ag], rtol=1e-5)
     # --only retrains the named member and keeps the other as shipped (same file, untouched)
     kept = (out / "members" / "gbm" / "baseline.joblib").stat().st_mtime_ns
@@ -72,3 +77,10 @@ def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path, 
     assert json.loads((out / "epitope" / "ensemble.json").read_text())["members"] == ["../members/prior", "../members/gbm"]
     with pytest.raises(SystemExit, match="not among the members"):
         main(["--config", str(cfg), "--out", str(out), "--only", "egnn"])
+    # --only none keeps every member and redoes the ensembles
+    prior_kept = (out / "members" / "prior" / "baseline.joblib").stat().st_mtime_ns
+    main(["--config", str(cfg), "--out", str(out), "--runs", str(tmp_path / "runs"), "--workers", "1",
+          "--only", "none"])
+    assert (out / "members" / "prior" / "baseline.joblib").stat().st_mtime_ns == prior_kept
+    assert (out / "members" / "gbm" / "baseline.joblib").stat().st_mtime_ns == kept
+    assert (out / "epitope" / "ensemble.json").exists()

@@ -133,8 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR,
                     help="where the models go (default: the package's shipped models)")
     ap.add_argument("--runs", type=Path, default=PROJECT_ROOT / "runs", help="where the training runs go")
-    ap.add_argument("--only", default="", help="retrain only these members (comma-separated); the others are "
-                                                "kept as shipped in --out; ensembles and cards are redone")
+    ap.add_argument("--only", default="", help="retrain only these members (comma-separated; 'none': none of "
+                                                "them); the others are kept as shipped in --out; ensembles and "
+                                                "cards are redone")
     args = ap.parse_args(argv)
     out = args.out
     cfg = load_yaml(args.config)
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     wanted = list(dict.fromkeys([m for t in tasks for m in cfg[t].get("ensemble", [])]
                                 + [m for m in (cfg.get("alone") or {}).values()]))
     only = [n for n in args.only.split(",") if n]
-    unknown = [n for n in only if n not in wanted]
+    unknown = [n for n in only if n not in wanted and n != "none"]
     if unknown:
         raise SystemExit(f"--only: {', '.join(unknown)} not among the members in use ({', '.join(wanted)})")
     for name in wanted:
