@@ -68,8 +68,13 @@ class _Fused:
             got_grads = torch.autograd.grad(got.square().sum(), inputs)
             want = self.eager(*inputs, slope)
             want_grads = torch.autograd.grad(want.square().sum(), inputs)
-            for a, b in zip((got, *got_grads), (want, *want_grads)):
-                torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+            # gradients by relative norm: where a pre-activation sits within rounding of LeakyReLU's kink,
+            # the two summation orders may take different sides of it, a different slope for that element
+            for a, b in zip(got_grads, want_grads):
+                if float((a - b).norm()) > 1e-3 * float(b.norm()) + 1e-6:
+                    raise AssertionError(f"gradients differ by {float((a - b).norm() / b.norm().clamp(min=1e-12)):.2e} "
+                                         "(relative norm)")
             return compiled
         except Exception as exc:  # noqa: BLE001 — any compiler failure: the eager function computes the same
             first = str(exc).splitlines()[0] if str(exc) else ""
