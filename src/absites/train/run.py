@@ -141,9 +141,8 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         baseline = model.spec.build(**params).fit(train.graphs)
         val_preds = {g.complex_id: baseline.predict(g) for g in val.graphs}
         seconds_per_epoch, best_epoch = time.perf_counter() - t0, 0
-        val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
-        val_preds = _choose_focus(training.epitope_focus, val.graphs, val_preds, meta)
-        val_preds = _choose_calibration(training.epitope_calibration, val.graphs, val_preds, meta)
+        val_preds = _choose_epitope_steps(val.graphs, val_preds, meta, training.epitope_smoothing,
+                                          training.epitope_focus, training.epitope_calibration)
         thresholds = choose_thresholds(val.graphs, val_preds)
         joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
     else:
@@ -162,9 +161,8 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         if result.task_epochs:
             meta["per_task_epochs"] = result.task_epochs
         val_preds = predict(result.model, val_s, next(result.model.parameters()).device, training.batch_size)
-        val_preds = _choose_smoothing(training, val.graphs, val_preds, meta)
-        val_preds = _choose_focus(training.epitope_focus, val.graphs, val_preds, meta)
-        val_preds = _choose_calibration(training.epitope_calibration, val.graphs, val_preds, meta)
+        val_preds = _choose_epitope_steps(val.graphs, val_preds, meta, training.epitope_smoothing,
+                                          training.epitope_focus, training.epitope_calibration)
         thresholds = choose_thresholds(val.graphs, val_preds)
         save_checkpoint(out_dir / "best.pt", result.model, meta, result.history,
                         result.best_epoch, result.best_score, thresholds)
@@ -184,40 +182,23 @@ def _finish(out_dir: Path, val_split, val_metrics: dict, thresholds: dict, secon
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
 
 
-def _choose_smoothing(training: TrainingConfig, graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray],
-                      meta: dict[str, Any]) -> dict[str, np.ndarray]:
-    """With ``epitope_smoothing``, the smoothing chosen on validation (recorded in ``meta``, applied by
-    :func:`load_run`) and the validation predictions it gives; without, the predictions unchanged."""
-    if not training.epitope_smoothing:
-        return val_preds
-    smoothing = choose_smoothing(graphs, val_preds)
-    meta["epitope_smoothing"] = smoothing.as_dict()
-    log.info("epitope smoothing chosen on validation: %s", smoothing)
-    return smoothing.apply_all(graphs, val_preds)
+# the epitope post-processing steps a run may choose on validation, in the order they apply: (meta key, chooser)
+_EPITOPE_STEPS = (("epitope_smoothing", choose_smoothing), ("epitope_focus", choose_focus),
+                  ("epitope_calibration", fit_calibration))
 
 
-def _choose_focus(enabled: bool, graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray],
-                  meta: dict) -> dict[str, np.ndarray]:
-    """With ``enabled``, the epitope focus chosen on validation (recorded in ``meta``, applied by
-    :func:`load_run`); returns the validation predictions it gives."""
-    if not enabled:
-        return val_preds
-    focus = choose_focus(graphs, val_preds)
-    meta["epitope_focus"] = focus.as_dict()
-    log.info("epitope focus chosen on validation: %s", focus.describe() if focus.active else "off")
-    return focus.apply_all(graphs, val_preds)
-
-
-def _choose_calibration(calibrate: bool, graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray],
-                        meta: dict[str, Any]) -> dict[str, np.ndarray]:
-    """With ``calibrate``, the epitope calibration fitted on validation (recorded in ``meta``, applied by
-    :func:`load_run`) and the validation predictions it gives; without, the predictions unchanged."""
-    if not calibrate:
-        return val_preds
-    calibration = fit_calibration(graphs, val_preds)
-    meta["epitope_calibration"] = calibration.as_dict()
-    log.info("epitope calibration fitted on validation: %s", calibration.describe() if calibration.active else "off")
-    return calibration.apply_all(graphs, val_preds)
+def _choose_epitope_steps(graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray], meta: dict[str, Any],
+                          smoothing: bool = False, focus: bool = False, calibrate: bool = False
+                          ) -> dict[str, np.ndarray]:
+    """The enabled steps (smoothing, focus, calibration), each chosen on the validation predictions the steps
+    before it give, recorded in ``meta`` (applied again by :func:`load_run`); returns the final predictions."""
+    for (key, choose), enabled in zip(_EPITOPE_STEPS, (smoothing, focus, calibrate)):
+        if enabled:
+            step = choose(graphs, val_preds)
+            meta[key] = step.as_dict()
+            log.info("%s chosen on validation: %s", key.replace("_", " "), step.describe() if step.active else "off")
+            val_preds = step.apply_all(graphs, val_preds)
+    return val_preds
 
 
 def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity: float,
@@ -310,8 +291,7 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
     log.info("%s chosen on validation", weights.describe(names))
     val_preds = weights.combine(val.graphs, member_preds)
     calibration_meta: dict[str, Any] = {}
-    val_preds = _choose_focus(focus, val.graphs, val_preds, calibration_meta)
-    val_preds = _choose_calibration(calibrate, val.graphs, val_preds, calibration_meta)
+    val_preds = _choose_epitope_steps(val.graphs, val_preds, calibration_meta, focus=focus, calibrate=calibrate)
     thresholds = choose_thresholds(val.graphs, val_preds)
     val_metrics = evaluate(val.graphs, val_preds, thresholds)
     train_seconds = time.perf_counter() - t0
