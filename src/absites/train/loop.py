@@ -105,9 +105,10 @@ def keep_freed_memory() -> bool:
     and serves blocks above its mmap threshold with fresh ``mmap`` pages, so every step pays page faults
     and page zeroing again; its adaptive thresholds drift as tensor sizes vary, which is why GATv2
     epochs slowed from ~2.2 to ~2.9 s after a few epochs on two cores. With a 1 GiB trim threshold, a
-    256 MiB top pad and the largest mmap threshold (32 MiB), epochs stay at ~2.0 s (bench/RESULTS.md,
-    issue 14). A training process keeps up to ~1 GiB more resident memory. No effect (False) off glibc
-    or with ``ABSITES_MALLOC=0``; set once per process.
+    256 MiB top pad and the largest mmap threshold (32 MiB), 3 of 4 twelve-epoch runs kept flat epochs
+    (bench/RESULTS.md, issue 14). A training process keeps up to ~1 GiB more resident memory. No effect
+    (False) off glibc or with ``ABSITES_MALLOC=0``; :func:`fit` calls it for every CPU training (setting
+    the same values again changes nothing).
     """
     import ctypes
     import ctypes.util
@@ -127,7 +128,6 @@ def keep_freed_memory() -> bool:
 
 def available_cpus() -> int:
     """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota when one is set."""
-
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
@@ -167,7 +167,6 @@ def distributed_context(device: torch.device) -> tuple[int, int]:
 
     NCCL on CUDA, gloo on CPU. Outside ``torchrun`` this is (0, 1) and nothing happens.
     """
-
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -281,7 +280,6 @@ def fit(model_name: str, model_params: dict[str, Any], cfg: TrainingConfig, trai
         extra_meta: dict[str, Any] | None = None) -> FitResult:
     """Train ``model_name`` on ``train`` with early stopping on ``val``; returns the best model (with
     ``selection: per_task``, a :class:`PerTaskNetwork` of each task's best state)."""
-
     per_task = cfg.selection == "per_task"
     if per_task and not val:
         raise ValueError("selection: per_task chooses each task's epoch on validation; give a validation split")

@@ -182,9 +182,32 @@ def _finish(out_dir: Path, val_split, val_metrics: dict, thresholds: dict, secon
     return RunResult(out_dir, val_metrics, thresholds, seconds_per_epoch, train_seconds, best_epoch)
 
 
-# the epitope post-processing steps a run may choose on validation, in the order they apply: (meta key, chooser)
-_EPITOPE_STEPS = (("epitope_smoothing", choose_smoothing), ("epitope_focus", choose_focus),
-                  ("epitope_calibration", fit_calibration))
+# the epitope post-processing steps a run may choose on validation, in the order they apply:
+# (meta key, step class, chooser)
+_EPITOPE_STEPS = (("epitope_smoothing", EpitopeSmoothing, choose_smoothing),
+                  ("epitope_focus", EpitopeFocus, choose_focus),
+                  ("epitope_calibration", EpitopeCalibration, fit_calibration))
+
+
+class EpitopeSteps:
+    """The epitope post-processing a run recorded (smoothing, focus, calibration; each off when not recorded),
+    applied in that order wherever the run predicts."""
+
+    def __init__(self, recorded: dict[str, Any]):
+        self.steps = [cls.from_dict(recorded.get(key)) for key, cls, _ in _EPITOPE_STEPS]
+
+    def apply(self, graph: ResidueGraph, probs: np.ndarray) -> np.ndarray:
+        for step in self.steps:
+            probs = step.apply(graph, probs)
+        return probs
+
+    def apply_all(self, graphs: list[ResidueGraph], preds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        for step in self.steps:
+            preds = step.apply_all(graphs, preds)
+        return preds
+
+    def notes(self, graph: ResidueGraph) -> list[str]:
+        return [note for step in self.steps for note in step.notes(graph)]
 
 
 def _choose_epitope_steps(graphs: list[ResidueGraph], val_preds: dict[str, np.ndarray], meta: dict[str, Any],
@@ -192,7 +215,7 @@ def _choose_epitope_steps(graphs: list[ResidueGraph], val_preds: dict[str, np.nd
                           ) -> dict[str, np.ndarray]:
     """The enabled steps (smoothing, focus, calibration), each chosen on the validation predictions the steps
     before it give, recorded in ``meta`` (applied again by :func:`load_run`); returns the final predictions."""
-    for (key, choose), enabled in zip(_EPITOPE_STEPS, (smoothing, focus, calibrate)):
+    for (key, _, choose), enabled in zip(_EPITOPE_STEPS, (smoothing, focus, calibrate)):
         if enabled:
             step = choose(graphs, val_preds)
             meta[key] = step.as_dict()
@@ -218,19 +241,12 @@ def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity
 class BaselinePredictor:
     """A fitted baseline as a run's predict function (graphs -> probabilities), with its notes."""
 
-    def __init__(self, baseline, smoothing: EpitopeSmoothing | None = None,
-                 calibration: EpitopeCalibration | None = None, focus: EpitopeFocus | None = None):
+    def __init__(self, baseline, steps: EpitopeSteps | None = None):
         self.baseline = baseline
-        self.smoothing = smoothing or EpitopeSmoothing()
-        self.focus = focus or EpitopeFocus()
-        self.calibration = calibration or EpitopeCalibration()
+        self.steps = steps or EpitopeSteps({})
 
     def __call__(self, graphs, surfaces=None) -> dict[str, np.ndarray]:
-        out = {}
-        for g in graphs:
-            out[g.complex_id] = self.calibration.apply(g, self.focus.apply(g, self.smoothing.apply(
-                g, self.baseline.predict(g))))
-        return out
+        return {g.complex_id: self.steps.apply(g, self.baseline.predict(g)) for g in graphs}
 
     def notes(self, graph: ResidueGraph, task: str | None = None) -> list[str]:
         """What the model would tell a user about this input (e.g. the epitope templates it found); for
@@ -238,7 +254,7 @@ class BaselinePredictor:
         if task == "paratope":
             return []
         own = self.baseline.notes(graph) if hasattr(self.baseline, "notes") else []
-        return own + self.smoothing.notes(graph) + self.focus.notes(graph) + self.calibration.notes(graph)
+        return own + self.steps.notes(graph)
 
 
 def run_file(run_dir: str | Path) -> Path | None:
@@ -327,20 +343,18 @@ def _load_ensemble(path: Path):
     state = json.loads(path.read_text())
     members = [_load_member((path.parent / rel).resolve()) for rel in state["members"]]
     weights = EnsembleWeights.from_dict(state["weights"])
-    calibration = EpitopeCalibration.from_dict(state.get("calibration"))
-    focus = EpitopeFocus.from_dict(state.get("focus"))
+    steps = EpitopeSteps({"epitope_focus": state.get("focus"), "epitope_calibration": state.get("calibration")})
     names = state.get("names") or [str(m) for m in state["members"]]
 
     def run(graphs, surfaces=None):
-        combined = weights.combine(graphs, [fn(graphs, surfaces) for fn, _, _ in members])
-        return calibration.apply_all(graphs, focus.apply_all(graphs, combined))
+        return steps.apply_all(graphs, weights.combine(graphs, [fn(graphs, surfaces) for fn, _, _ in members]))
 
     def notes(graph: ResidueGraph, task: str | None = None) -> list[str]:
         """The weights (of ``task`` only, when given), then each member's own notes under its name."""
         said = [weights.describe(names, task)]
         for name, (fn, _, _) in zip(names, members):
             said += [f"{name}: {note}" for note in (fn.notes(graph, task) if hasattr(fn, "notes") else [])]
-        return said + (focus.notes(graph) + calibration.notes(graph) if task != "paratope" else [])
+        return said + (steps.notes(graph) if task != "paratope" else [])
 
     run.notes = notes
     return run, state["meta"], state["thresholds"]
@@ -357,21 +371,14 @@ def load_run(run_dir: str | Path):
         raise AbsitesError(f"no checkpoint at {path}")
     if path.suffix == ".joblib":
         state = joblib.load(path)
-        smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
-        calibration = EpitopeCalibration.from_dict(state["meta"].get("epitope_calibration"))
-        focus = EpitopeFocus.from_dict(state["meta"].get("epitope_focus"))
-        return (BaselinePredictor(state["model"], smoothing, calibration, focus), state["meta"],
-                state["thresholds"])
+        return BaselinePredictor(state["model"], EpitopeSteps(state["meta"])), state["meta"], state["thresholds"]
     from absites.train.loop import load_checkpoint, make_samples, pick_device, predict
 
     device = pick_device("auto")
     model, state = load_checkpoint(path, device)
     library_path = path.parent / "templates.joblib"
     library = joblib.load(library_path) if library_path.exists() else None
-    smoothing = EpitopeSmoothing.from_dict(state["meta"].get("epitope_smoothing"))
-    calibration = EpitopeCalibration.from_dict(state["meta"].get("epitope_calibration"))
-    focus = EpitopeFocus.from_dict(state["meta"].get("epitope_focus"))
-
+    steps = EpitopeSteps(state["meta"])
     shape = bool(state["meta"].get("shape_features"))
 
     def run(graphs, surfaces=None):
@@ -379,8 +386,7 @@ def load_run(run_dir: str | Path):
             graphs = [with_template_features(g, library.features(g)) for g in graphs]
         if shape:
             graphs = [with_shape_features(g) for g in graphs]
-        preds = smoothing.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
-        return calibration.apply_all(graphs, focus.apply_all(graphs, preds))
+        return steps.apply_all(graphs, predict(model, make_samples(graphs, surfaces), device))
 
     epochs = state["meta"].get("per_task_epochs") or {}
 
@@ -389,8 +395,7 @@ def load_run(run_dir: str | Path):
                 "AUPRC (selection: per_task)" for t in (epochs if task is None else [task]) if t in epochs]
         if task == "paratope":  # templates and smoothing only concern the epitope
             return said
-        return (said + (library.notes(graph) if library is not None else []) + smoothing.notes(graph)
-                + focus.notes(graph) + calibration.notes(graph))
+        return said + (library.notes(graph) if library is not None else []) + steps.notes(graph)
 
     run.notes = notes
     return run, state["meta"], state.get("thresholds", {})
