@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import platform
 import statistics
 import subprocess
 import time
@@ -35,6 +34,7 @@ from absites.config import (
     load_surface_config,
     load_training_config,
 )
+from absites.provenance import machine_description
 from absites.train.run import train_run
 
 MODELS = tuple(n for n in registry.names() if n != "joint")  # joint: too slow for this table on 2 cores
@@ -72,7 +72,7 @@ def main() -> None:
         print(f"done {name}: {rows[-1]}", flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"\n# bench_train: GEP split subset present in the data (train 78 / val 22), seed 42, CPU "
-          f"({torch.get_num_threads()} threads), commit {commit or '?'}, {platform.machine()}, "
+          f"({torch.get_num_threads()} threads), commit {commit or '?'}, {machine_description()}, "
           f"epoch caps {args.epochs} (graph) / {args.surface_epochs} (surface), patience 4 / 3, "
           f"surfaces {args.surface_config}")
     print("| model | s / epoch | median epoch s | best epoch | total s | paratope AUROC | paratope AUPRC "

@@ -32,9 +32,26 @@ def code_version() -> str:
     return f"{__version__}+{rev}" if rev else __version__
 
 
+def cpu_model() -> str:
+    """The processor's name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows; "" when nothing does)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine_description() -> str:
+    """The machine in one line, with what decides CPU speed: the processor and the vector instructions
+    torch's kernels use (AVX-512 or AVX2: matrix products run about twice as fast on the first; the same code
+    ran 2–3× slower per epoch on an AVX2-only machine of this project, bench/RESULTS.md)."""
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, "
+    cpu = cpu_model()
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"
+            f"{f' ({cpu}, {torch.backends.cpu.get_cpu_capability()})' if cpu else ''}, {gpu}, "
             f"Python {platform.python_version()}, torch {torch.__version__}")
