@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from absites.models.dropout import Dropout, dropout
-from absites.models.layers import scatter
+from absites.models.layers import narrow_linear, scatter
 from absites.models.gnn import EDGE_DIM, EGNNLayer
 from absites.models.surface import mesh_tensors
 
@@ -113,3 +113,21 @@ def test_surface_networks_and_baseline_prediction_do_not_import_pyg():
             "print('torch_geometric' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_narrow_linear_has_the_value_and_gradients_of_linear(bias):
+    torch.manual_seed(3)
+    full = torch.randn(64, 9, requires_grad=True)  # a column block of a wider layer, as EGNN's edge term reads it
+    b = torch.randn(64, requires_grad=True) if bias else None
+    x = torch.randn(5000, 5, requires_grad=True)
+    g = torch.randn(5000, 64)
+    grads = []
+    for fn in (narrow_linear, nn.functional.linear):
+        out = fn(x, full[:, 4:], b)
+        grads.append((out, *torch.autograd.grad((out * g).sum(), [x, full] + ([b] if bias else []))))
+    for got, want in zip(*grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    assert float(grads[0][2][:, :4].abs().sum()) == 0.0  # only the block it read gets a gradient
+    with torch.no_grad():  # inference: the plain layer, no saved tensors
+        torch.testing.assert_close(narrow_linear(x, full[:, 4:], b), grads[1][0])

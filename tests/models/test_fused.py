@@ -27,13 +27,13 @@ def test_fused_layer_equals_pyg_layer_values_and_gradients(batch):
     ref = GATv2Conv(16, 4, heads=4, edge_dim=EDGE_DIM).eval()
     layer = FusedGATv2Conv(16, 4, heads=4, edge_dim=EDGE_DIM).eval()
     layer.load_state_dict(ref.state_dict())  # the same parameters: checkpoints load either way
-    h = torch.randn(batch.num_nodes, 16)
+    h = torch.randn(batch.num_nodes, 16, requires_grad=True)
     ef = edge_features(batch.edge_attr)
     want = ref(h, batch.edge_index, ef)
-    got = layer(h, batch.edge_index, ef)  # gradients on: the compiled score (once probed)
+    got = layer(h, batch.edge_index, ef)  # gradients on: the compiled score (once probed), its own sums
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
-    for a, b in zip(torch.autograd.grad(got.square().sum(), list(layer.parameters())),
-                    torch.autograd.grad(want.square().sum(), list(ref.parameters()))):
+    for a, b in zip(torch.autograd.grad(got.square().sum(), [h, *layer.parameters()]),
+                    torch.autograd.grad(want.square().sum(), [h, *ref.parameters()])):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
     with torch.no_grad():  # inference runs the eager score
         torch.testing.assert_close(layer(h, batch.edge_index, ef), want, atol=1e-5, rtol=1e-4)

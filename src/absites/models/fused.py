@@ -31,6 +31,8 @@ from torch import Tensor
 from torch_geometric.nn import GATv2Conv
 from torch_geometric.utils import softmax
 
+from absites.models.layers import narrow_linear
+
 log = logging.getLogger(__name__)
 
 
@@ -98,14 +100,25 @@ def edge_score(xi: Tensor, xj: Tensor, e: Tensor, att: Tensor, slope: float) -> 
 
 
 class FusedGATv2Conv(GATv2Conv):
-    """PyG's ``GATv2Conv`` with edge features, its edge score computed by :func:`edge_score`; everything
-    else (self loops, softmax, dropout, messages) is PyG's own."""
+    """PyG's ``GATv2Conv`` with edge features, its edge score computed by :func:`edge_score` and its edge
+    projection by :func:`absites.models.layers.narrow_linear`; everything else (self loops, softmax, dropout,
+    messages) is PyG's own."""
+
+    def aggregate(self, inputs: Tensor, index: Tensor, ptr: Optional[Tensor] = None,
+                  dim_size: Optional[int] = None) -> Tensor:
+        """The sum of each target's messages through ``index_add_``, on the CPU. PyG sums by ``scatter_add_``
+        with the index broadcast to every (head, channel): the same sums, ~2× slower there for these edge
+        lists, whose edges come grouped by target (bench/RESULTS.md, issue 14)."""
+        if self.aggr not in ("add", "sum") or dim_size is None or inputs.device.type != "cpu":
+            return super().aggregate(inputs, index, ptr, dim_size)
+        return inputs.new_zeros((dim_size, *inputs.shape[1:])).index_add_(0, index, inputs)
 
     def edge_update(self, x_j: Tensor, x_i: Tensor, edge_attr: Optional[Tensor], index: Tensor,
                     ptr: Optional[Tensor], dim_size: Optional[int]) -> Tensor:
         if edge_attr is None or self.lin_edge is None:
             return super().edge_update(x_j, x_i, edge_attr, index, ptr, dim_size)
-        e = self.lin_edge(edge_attr.view(edge_attr.shape[0], -1)).view(-1, self.heads, self.out_channels)
+        e = narrow_linear(edge_attr.view(edge_attr.shape[0], -1), self.lin_edge.weight, self.lin_edge.bias)
+        e = e.view(-1, self.heads, self.out_channels)
         alpha = edge_score(x_i, x_j, e, self.att.view(self.heads, self.out_channels), self.negative_slope)
         alpha = softmax(alpha, index, ptr, dim_size)
         return F.dropout(alpha, p=self.dropout, training=self.training)
