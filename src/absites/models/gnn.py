@@ -37,7 +37,7 @@ from absites.models.bipartite import CrossPairs, cross_pairs, dense_dot_attentio
 from absites.models.dropout import Dropout
 from absites.models.fused import FusedGATv2Conv
 from absites.models.fusion import ResidueCrossAttention, check_fusion, partner_pool
-from absites.models.layers import mlp, narrow_linear
+from absites.models.layers import mlp
 
 GRAPH_FUSIONS = ("edges", "cross_attention", "late")
 
@@ -101,7 +101,7 @@ class EGNNLayer(MessagePassing):
         w_dst, w_src = first.weight[:, :width], first.weight[:, width:2 * width]
         node = h @ torch.cat([w_dst, w_src]).T  # [h W_dst^T, h W_src^T] (N, 2 hidden) in one product
         pre = (node[:, :width].index_select(0, dst) + node[:, width:].index_select(0, src)
-               + narrow_linear(torch.cat([sq / 100.0, edge_feat], dim=1), first.weight[:, 2 * width:], first.bias))
+               + nn.functional.linear(torch.cat([sq / 100.0, edge_feat], dim=1), first.weight[:, 2 * width:], first.bias))
         m = self.phi_e[1:](pre)
         agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
         h = self.norm(h + self.phi_h(torch.cat([h, agg], dim=1)))
