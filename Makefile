@@ -5,8 +5,9 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
+BASE   ?= a367388
 
-.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-profile bench-gpu bench-throughput bench-predict bench-ceiling clean
+.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-speedup bench-profile bench-gpu bench-throughput bench-predict bench-ceiling clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -112,6 +113,10 @@ bench-surface: $(STAMP)
 ## make bench-train: seconds per epoch and val metrics per model on the GEP train subset (CPU, ~10 min)
 bench-train: $(STAMP)
 	$(BIN)/python bench/bench_train.py
+
+## make bench-speedup: s/epoch of this tree against an earlier commit (BASE=a367388), interleaved in one session
+bench-speedup: $(STAMP)
+	$(BIN)/python bench/bench_speedup.py --base $(BASE)
 
 ## make bench-profile: where one training epoch spends its time (torch.profiler), per network, 2 threads
 bench-profile: $(STAMP)
