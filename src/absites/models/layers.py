@@ -67,9 +67,10 @@ def narrow_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tens
     Same value and gradients. Autograd's weight gradient of a linear layer is ``g^T x``, a ``(out, E) × (E, in)``
     product; on the CPU that layout ran 5× slower than the same numbers as ``(x^T g)^T`` with ``x^T`` made
     contiguous (``E`` = 58 k, 4 → 64 features: 59 against 11.5 ms), and GATv2's edge layers compute one per
-    layer and step (bench/RESULTS.md, issue 14). Other devices and inference use the plain layer. (EGNN's edge
-    term, 5 features, gained nothing from it in an interleaved comparison and keeps the plain layer.)
+    layer and step (bench/RESULTS.md, issue 14). Other devices, autocast and inference use the plain layer.
+    (EGNN's edge term, 5 features, gained nothing from it in an interleaved comparison and keeps the plain layer.)
     """
-    if x.device.type != "cpu" or x.dim() != 2 or not (torch.is_grad_enabled() and weight.requires_grad):
+    if (x.device.type != "cpu" or x.dim() != 2 or not (torch.is_grad_enabled() and weight.requires_grad)
+            or torch.is_autocast_enabled(x.device.type)):  # autocast: its dtypes are the plain layer's business
         return nn.functional.linear(x, weight, bias)
     return _NarrowLinear.apply(x, weight, bias)
