@@ -104,15 +104,6 @@ class FusedGATv2Conv(GATv2Conv):
     projection by :func:`absites.models.layers.narrow_linear`; everything else (self loops, softmax, dropout,
     messages) is PyG's own."""
 
-    def aggregate(self, inputs: Tensor, index: Tensor, ptr: Optional[Tensor] = None,
-                  dim_size: Optional[int] = None) -> Tensor:
-        """The sum of each target's messages through ``index_add_``, on the CPU. PyG sums by ``scatter_add_``
-        with the index broadcast to every (head, channel): the same sums, ~2× slower there for these edge
-        lists, whose edges come grouped by target (bench/RESULTS.md, issue 14)."""
-        if self.aggr not in ("add", "sum") or dim_size is None or inputs.device.type != "cpu":
-            return super().aggregate(inputs, index, ptr, dim_size)
-        return inputs.new_zeros((dim_size, *inputs.shape[1:])).index_add_(0, index, inputs)
-
     def edge_update(self, x_j: Tensor, x_i: Tensor, edge_attr: Optional[Tensor], index: Tensor,
                     ptr: Optional[Tensor], dim_size: Optional[int]) -> Tensor:
         if edge_attr is None or self.lin_edge is None:
