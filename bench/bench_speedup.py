@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from absites.provenance import machine_description
+from absites.provenance import git_revision, machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 # Issue 14's own figures: s/epoch "now" (results/gep/table.md at a367388, the commit the issue was filed against)
@@ -82,7 +82,8 @@ def main() -> None:
     if not os.environ.get("ABSITES_DATA_ROOT") and not (ROOT.parent / "shared" / "data").is_dir():
         sys.exit("bench_speedup: set ABSITES_DATA_ROOT to the data root (the GEP split's complexes)")
     base = base_tree(args.base)
-    asked = ISSUE_14 if _git("rev-parse", "--short", args.base).startswith("a367388") else {}
+    base_commit = base.name.removeprefix("speedup-")
+    asked = ISSUE_14 if base_commit.startswith("a367388") else {}
     models = args.models.split(",")
     times: dict[tuple[str, str], list[float]] = {}
     for r in range(args.rounds):
@@ -91,9 +92,7 @@ def main() -> None:
                 s = epoch_seconds(tree, model, args.epochs, args.surface_epochs, args.threads)
                 times.setdefault((model, label), []).append(steady(s))
                 print(f"round {r + 1} {model} {label}: epochs {', '.join(f'{x:.2f}' for x in s)}", flush=True)
-    head = _git("rev-parse", "--short", "HEAD") + ("-dirty" if _git("status", "--porcelain", "--untracked-files=no")
-                                                   else "")
-    lines = [f"# bench_speedup: base {base.name.removeprefix('speedup-')} vs {head}, {args.rounds} rounds "
+    lines = [f"# bench_speedup: base {base_commit} vs {git_revision(root=ROOT)}, {args.rounds} rounds "
              f"interleaved, {args.epochs} graph / {args.surface_epochs} surface epochs per run, median epoch after "
              f"the first; {args.threads} threads for this tree; {machine_description()}",
              "| model | base s/epoch | this tree s/epoch | speed-up | issue 14: now → goal | speed-up asked |",

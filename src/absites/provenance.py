@@ -5,23 +5,25 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from pathlib import Path
 
 from absites import __version__
 from absites.config import PROJECT_ROOT
 
 
-def _git(*args: str) -> str:
+def _git(*args: str, root: Path = PROJECT_ROOT) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
 
-def git_revision(mark_dirty: bool = True) -> str:
-    """Short commit of the checkout, ``-dirty`` when tracked files differ from it; "" outside git."""
-    rev = _git("rev-parse", "--short", "HEAD")
-    if rev and mark_dirty and _git("status", "--porcelain", "--untracked-files=no"):
+def git_revision(mark_dirty: bool = True, root: Path = PROJECT_ROOT) -> str:
+    """Short commit of the checkout at ``root`` (this package's by default), ``-dirty`` when tracked files differ
+    from it; "" outside git."""
+    rev = _git("rev-parse", "--short", "HEAD", root=root)
+    if rev and mark_dirty and _git("status", "--porcelain", "--untracked-files=no", root=root):
         rev += "-dirty"
     return rev
 

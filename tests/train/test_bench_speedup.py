@@ -60,6 +60,9 @@ def test_the_speedup_is_the_ratio_of_steady_epochs_of_both_codes(tmp_path, monke
 
     table = out.read_text()
     assert "| egnn | 10.00 | 2.00 | 5.0× |" in table and "| gatv2 | 10.00 | 2.00 | 5.0× |" in table
+    short = lambda rev: subprocess.run(["git", "rev-parse", "--short", rev], cwd=repo, check=True,  # noqa: E731
+                                       capture_output=True, text=True).stdout.strip()
+    assert f"base {short('HEAD~1')} vs {short('HEAD')}," in table  # the trees it ran, not the installed package's
     assert (repo / "build").is_dir() and len(list((repo / "build").iterdir())) == 1  # one base worktree, reused
     log = capsys.readouterr().out
     assert log.count("base: epochs 30.00, 10.00, 10.00") == 4 and log.count("head: epochs 9.00, 2.00, 2.00") == 4
