@@ -17,15 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make test: the whole test suite (what CI runs); network and GPU tests only with make test-all
+## make test: the test suite CI runs; the long, network and GPU tests only with make test-all
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ## make test-fast: the inner loop, without the tests marked slow (DDP, Dask, kill-and-rerun, long training)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not network and not gpu"
+	$(BIN)/python -m pytest -q -m "not slow and not long and not network and not gpu"
 
-## make test-all: also the tests that need the network (PDB downloads) or a CUDA device
+## make test-all: also the long tests (default-resolution surfaces of every sample complex) and those that need
+## the network (PDB downloads) or a CUDA device
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 from pathlib import Path
 
 import pytest
 
-from absites.config import FeatureConfig, SurfaceConfig, TrainingConfig, resolve_data_root
+from absites.config import CACHE_DIR_ENV, FeatureConfig, SurfaceConfig, TrainingConfig, resolve_data_root
 from absites.data.index import ComplexEntry, read_index
 
 DATA_ROOT = resolve_data_root()
@@ -62,6 +63,27 @@ def shift_chains(text: str, chains: set[str], dx: float) -> str:
 # Model tests: two quick epochs, and coarse surfaces (~3x faster than the default ones).
 QUICK = TrainingConfig(epochs=2, batch_size=2, patience=5, scheduler="constant")
 COARSE = SurfaceConfig(grid_angstrom=1.5, k_eig=32)
+
+
+@pytest.fixture(scope="session")
+def sample_cache(tmp_path_factory) -> Path:
+    """One record cache for the tests that train on the sample and do not test preparation itself: records are
+    keyed by input and parameters (and each prepare call rewrites its manifest), so they share it safely and the
+    sample is prepared once per session instead of once per test."""
+    return tmp_path_factory.mktemp("sample-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_the_session(sample_cache):
+    """``$ABSITES_CACHE_DIR`` for the whole session (a test may set its own): tests never write into the
+    checkout's or the user's cache, and every test that reads a data config's default cache shares one."""
+    before = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(sample_cache)
+    yield
+    if before is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = before
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,8 @@ def test_noisy_copies_keep_clean_labels_and_are_cached(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_with_coord_noise_counts_clean_complexes(tmp_path):
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "c"))
+def test_training_with_coord_noise_counts_clean_complexes(sample_cache, tmp_path):
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     run = tmp_path / "run"
     train_run(ModelConfig("prior"), TrainingConfig(coord_noise=[0.5, 1.0]), data, FeatureConfig(), None, run,
               workers=1)

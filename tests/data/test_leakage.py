@@ -105,7 +105,7 @@ def test_lcs_prefilter_bounds_the_identity():
 
 
 @pytest.mark.slow
-def test_a_benchmark_part_can_read_the_pool_index(chimera_index, tmp_path):
+def test_a_benchmark_part_can_read_the_pool_index(sample_cache, chimera_index, tmp_path):
     """SplitSpec.index: the training part of a benchmark reads a pool written by ``absites split``."""
     from absites.config import DataConfig, FeatureConfig
     from absites.data.index import SplitSpec
@@ -116,7 +116,7 @@ def test_a_benchmark_part_can_read_the_pool_index(chimera_index, tmp_path):
     result = CliRunner().invoke(cli, ["split", "--pool", str(index), "--held-out", f"{SAMPLE_INDEX}::split=test",
                                       "--regime", "antigen", "--out", str(out), "--cache-dir", str(root / "cache")])
     assert result.exit_code == 0, result.output
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "c"))
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     part = load_split(SplitSpec("train", index=str(out / "pool-antigen.csv")), data, FeatureConfig(), None,
                       workers=1)
     want = {e.complex_id for e in read_index(out / "pool-antigen.csv")}

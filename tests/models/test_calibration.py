@@ -84,10 +84,10 @@ def test_no_calibration_without_a_ranking_or_without_both_classes(graphs):
     assert on.notes(antibody_alone) == [] and "residues" in on.notes(g)[0]
 
 
-def test_runs_and_ensembles_record_their_calibration_and_apply_it_at_prediction(tmp_path, graphs):
+def test_runs_and_ensembles_record_their_calibration_and_apply_it_at_prediction(sample_cache, tmp_path, graphs):
     from absites.train.run import load_run, train_ensemble, train_run
 
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "cache"))
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     plain = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), None, tmp_path / "plain", workers=1)
     cal = train_run(ModelConfig("prior"), TrainingConfig(epitope_calibration=True), data, FeatureConfig(), None,
                     tmp_path / "cal", workers=1)

@@ -57,14 +57,14 @@ def test_the_choice_takes_each_member_where_it_is_right(graphs):
 
 
 def test_an_ensemble_run_predicts_the_weighted_members_and_is_no_worse_on_val_than_either(tmp_path, graphs,
-                                                                                         monkeypatch):
+                                                                                         sample_cache):
     from click.testing import CliRunner
 
     from absites.cli import cli
     from absites.predict.run import load_default_models, predict_file
     from absites.train.run import load_run, run_exists, train_ensemble, train_run
 
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "cache"))
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     prior = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), None, tmp_path / "prior", workers=1)
     gbm = train_run(ModelConfig("gbm", {"max_iter": 20}), TrainingConfig(), data, FeatureConfig(), None,
                     tmp_path / "gbm", workers=1)
@@ -90,7 +90,6 @@ def test_an_ensemble_run_predicts_the_weighted_members_and_is_no_worse_on_val_th
     assert fn.notes(g, "paratope") == [weights.describe(["prior", "gbm"], "paratope")]
     assert "epitope" not in fn.notes(g, "paratope")[0]
     # the command line builds the same ensemble, and predict serves it (both members are partner-free)
-    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     out = CliRunner().invoke(cli, ["ensemble", "--run", str(prior.out_dir), "--run", str(gbm.out_dir),
                                    "--data", "sample", "--out", str(tmp_path / "cli"), "--workers", "1"])
     assert out.exit_code == 0, out.output
@@ -101,10 +100,10 @@ def test_an_ensemble_run_predicts_the_weighted_members_and_is_no_worse_on_val_th
     assert any(n.startswith("ensemble: ") for n in pred.notes) and pred.outputs
 
 
-def test_an_ensemble_of_a_missing_run_or_of_mismatched_inputs_is_refused(tmp_path):
+def test_an_ensemble_of_a_missing_run_or_of_mismatched_inputs_is_refused(sample_cache, tmp_path):
     from absites.train.run import train_ensemble, train_run
 
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "cache"))
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     with pytest.raises(AbsitesError, match="no trained run"):
         train_ensemble([tmp_path / "nothing", tmp_path / "else"], data, tmp_path / "ens")
     a = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), None, tmp_path / "a", workers=1)

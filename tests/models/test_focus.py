@@ -66,10 +66,10 @@ def test_choice_on_validation_focuses_decoyed_scores_and_leaves_clean_scores_alo
     assert choose_focus(graphs, clean) == EpitopeFocus()
 
 
-def test_runs_and_ensembles_record_their_focus_and_apply_it_at_prediction(tmp_path, graphs):
+def test_runs_and_ensembles_record_their_focus_and_apply_it_at_prediction(sample_cache, tmp_path, graphs):
     from absites.train.run import load_run, train_ensemble, train_run
 
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "cache"))
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     plain = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), None, tmp_path / "plain", workers=1)
     focused = train_run(ModelConfig("prior"), TrainingConfig(epitope_focus=True), data, FeatureConfig(), None,
                         tmp_path / "focus", workers=1)

@@ -64,10 +64,10 @@ def test_choice_on_validation_smooths_noisy_patches_and_leaves_clean_scores_alon
     assert choose_smoothing(graphs, clean) == EpitopeSmoothing()  # off
 
 
-def test_a_run_records_its_smoothing_and_applies_it_at_prediction(tmp_path, graphs):
+def test_a_run_records_its_smoothing_and_applies_it_at_prediction(sample_cache, tmp_path, graphs):
     from absites.train.run import load_run, train_run
 
-    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(tmp_path / "cache"))
+    data = DataConfig(root=str(SAMPLE_INDEX.parent.parent), index="sample/index.csv", cache_dir=str(sample_cache))
     plain = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), None, tmp_path / "plain", workers=1)
     smooth = train_run(ModelConfig("prior"), TrainingConfig(epitope_smoothing=True), data, FeatureConfig(), None,
                        tmp_path / "smooth", workers=1)

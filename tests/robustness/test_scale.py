@@ -90,10 +90,10 @@ def test_structure_over_50000_atoms(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_killed_and_resumed_matches_uninterrupted(tmp_path):
+def test_training_killed_and_resumed_matches_uninterrupted(sample_cache, tmp_path):
     import torch
 
-    env = {**os.environ, "ABSITES_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "ABSITES_CACHE_DIR": str(sample_cache), "OMP_NUM_THREADS": "1"}
     base = [sys.executable, "-m", "absites.cli", "train", "--model", "epmp", "--training", "quick", "--data",
             "sample", "--epochs", "5", "--workers", "1"]
     full = subprocess.run(base + ["--out", str(tmp_path / "full")], env=env, capture_output=True, text=True)

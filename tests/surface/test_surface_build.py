@@ -14,9 +14,15 @@ from absites.surface.export import write_ply
 from conftest import SAMPLE
 
 
-def _prepare_all(root, cfg: SurfaceConfig):
+# The default (1 A) route in make test: the smallest and the largest sample complex, an antigen of two chains, the
+# demo complex and a small antigen. Every sample complex at that resolution is the ``long`` test below (make
+# test-all; ~2.5 min of 2 cores); the training default (fast) is tested on every sample complex in make test.
+DEFAULT_ROUTE_IDS = ("1oaz_JN_B", "1bgx_HL_T", "1kb5_HL_AB", "1ahw_BA_C", "2jel_HL_P")
+
+
+def _prepare_all(root, cfg: SurfaceConfig, ids=tuple(SAMPLE)):
     manifest = root / "manifest.csv"
-    results = prepare(list(SAMPLE.values()), FeatureConfig(), root, workers=2, manifest_path=manifest,
+    results = prepare([SAMPLE[c] for c in ids], FeatureConfig(), root, workers=2, manifest_path=manifest,
                       progress=False, surface_cfg=cfg)
     graphs = {g.complex_id: g for g in load_graphs(manifest, root)}
     return root, manifest, results, graphs, load_surfaces(manifest, root)
@@ -24,7 +30,14 @@ def _prepare_all(root, cfg: SurfaceConfig):
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    return _prepare_all(tmp_path_factory.mktemp("surface-cache"), SurfaceConfig())
+    """The default surfaces (configs/surface/default.yaml: 1 A grid, 64 eigenpairs) of DEFAULT_ROUTE_IDS."""
+    return _prepare_all(tmp_path_factory.mktemp("surface-cache"), SurfaceConfig(), DEFAULT_ROUTE_IDS)
+
+
+@pytest.fixture(scope="module")
+def prepared_all(tmp_path_factory):
+    """The default surfaces of every sample complex."""
+    return _prepare_all(tmp_path_factory.mktemp("surface-cache-all"), SurfaceConfig())
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +47,31 @@ def prepared_fast(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_every_sample_complex_gets_surfaces(prepared):
+def test_default_route_builds_the_chosen_complexes(prepared):
     _, _, results, _, surfaces = prepared
+    assert {r.complex_id: r.surface_status for r in results} == {c: "built" for c in DEFAULT_ROUTE_IDS}
+    assert set(surfaces) == set(DEFAULT_ROUTE_IDS)
+    for complex_id in DEFAULT_ROUTE_IDS:
+        _check_surfaces(prepared, complex_id)
+
+
+@pytest.mark.long
+def test_default_route_on_every_sample_complex(prepared_all):
+    _, _, results, _, surfaces = prepared_all
     assert {r.complex_id: r.surface_status for r in results} == {c: "built" for c in SAMPLE}
     assert set(surfaces) == set(SAMPLE)
+    for complex_id in SAMPLE:
+        _check_surfaces(prepared_all, complex_id)
 
 
-@pytest.mark.parametrize("route", [pytest.param("prepared", marks=pytest.mark.slow), "prepared_fast"])
 @pytest.mark.parametrize("complex_id", sorted(SAMPLE))
-def test_watertight_single_zero_mode_and_epitope_coverage(request, route, complex_id):
-    _, _, _, graphs, surfaces = request.getfixturevalue(route)
+def test_watertight_single_zero_mode_and_epitope_coverage(prepared_fast, complex_id):
+    """Every sample complex on the training-default route."""
+    _check_surfaces(prepared_fast, complex_id)
+
+
+def _check_surfaces(prepared, complex_id):
+    _, _, _, graphs, surfaces = prepared
     g = graphs[complex_id]
     for surf in surfaces[complex_id]:
         mesh = trimesh.Trimesh(surf.vertices, surf.faces, process=False)
@@ -60,14 +88,14 @@ def test_watertight_single_zero_mode_and_epitope_coverage(request, route, comple
 def test_fast_route_is_coarse(prepared, prepared_fast):
     """The fast meshes hold ~2-4 k vertices per protein (median), several times fewer than the default ones,
     and keep the default's surface area to within ~10 % (coarser sampling cuts small crevices)."""
-    fine = {c: s for c, s in prepared[4].items()}
-    coarse = prepared_fast[4]
+    fine = prepared[4]  # DEFAULT_ROUTE_IDS
+    coarse = prepared_fast[4]  # every sample complex
     counts = [s.n_vertices for pair in coarse.values() for s in pair]
     assert 2000 <= np.median(counts) <= 4000
-    ratio = [c.n_vertices / f.n_vertices for cid in coarse for c, f in zip(coarse[cid], fine[cid])]
+    ratio = [c.n_vertices / f.n_vertices for cid in fine for c, f in zip(coarse[cid], fine[cid])]
     assert max(ratio) < 0.25
     area = lambda s: trimesh.Trimesh(s.vertices, s.faces, process=False).area  # noqa: E731
-    area_ratio = [area(c) / area(f) for cid in coarse for c, f in zip(coarse[cid], fine[cid])]
+    area_ratio = [area(c) / area(f) for cid in fine for c, f in zip(coarse[cid], fine[cid])]
     assert 0.85 <= np.median(area_ratio) <= 1.05
 
 

@@ -31,8 +31,7 @@ CONFIG = {
 }
 
 
-def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path, monkeypatch):
-    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
+def test_train_default_ships_ensembles_members_and_one_protein_models(tmp_path):
     cfg = tmp_path / "models.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     out = tmp_path / "shipped"

@@ -48,7 +48,6 @@ def test_gpu_config_asks_for_the_gpu_settings():
 @pytest.mark.slow
 def test_gpu_timing_script_dry_run_on_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("ABSITES_DATA_ROOT", str(DATA_ROOT))
-    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
@@ -71,7 +70,6 @@ def test_gpu_timing_script_on_cuda(tmp_path, monkeypatch):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     monkeypatch.setenv("ABSITES_DATA_ROOT", str(DATA_ROOT))
-    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

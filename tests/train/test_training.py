@@ -135,12 +135,11 @@ def test_resume_gives_same_weights(graphs, tmp_path, selection):
 
 
 @pytest.mark.slow
-def test_cli_train_and_evaluate(tmp_path, monkeypatch):
+def test_cli_train_and_evaluate(tmp_path):
     from click.testing import CliRunner
 
     from absites.cli import cli
 
-    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     run = tmp_path / "run"
     res = CliRunner().invoke(cli, ["train", "--model", "epmp", "--training", "quick", "--data", "sample",
                                    "--out", str(run)])
@@ -183,7 +182,7 @@ def test_random_baseline_is_reproducible_across_processes():
 
 
 @pytest.mark.slow
-def test_network_reads_templates_shape_and_smoothing_in_training_and_prediction(graphs, tmp_path, monkeypatch):
+def test_network_reads_templates_shape_and_smoothing_in_training_and_prediction(graphs, tmp_path):
     from absites.config import FeatureConfig, load_data_config, load_model_config
     from absites.graph.build import FEATURE_NAMES
     from absites.graph.shape import SHAPE_FEATURES
@@ -191,7 +190,6 @@ def test_network_reads_templates_shape_and_smoothing_in_training_and_prediction(
     from absites.models.templates import TEMPLATE_FEATURES
     from absites.train.run import load_run, train_run
 
-    monkeypatch.setenv("ABSITES_CACHE_DIR", str(tmp_path / "cache"))
     training = TrainingConfig(epochs=1, batch_size=2, patience=2, scheduler="constant", templates=0.5,
                               epitope_smoothing=True, shape_features=True)
     result = train_run(load_model_config("epmp"), training, load_data_config("sample"), FeatureConfig(), None,
