@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 from pathlib import Path
 
 import pytest
@@ -77,13 +76,9 @@ def sample_cache(tmp_path_factory) -> Path:
 def _cache_of_the_session(sample_cache):
     """``$ABSITES_CACHE_DIR`` for the whole session (a test may set its own): tests never write into the
     checkout's or the user's cache, and every test that reads a data config's default cache shares one."""
-    before = os.environ.get(CACHE_DIR_ENV)
-    os.environ[CACHE_DIR_ENV] = str(sample_cache)
-    yield
-    if before is None:
-        os.environ.pop(CACHE_DIR_ENV, None)
-    else:
-        os.environ[CACHE_DIR_ENV] = before
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR_ENV, str(sample_cache))
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ def test_an_ensemble_of_a_missing_run_or_of_mismatched_inputs_is_refused(sample_
         train_ensemble([tmp_path / "nothing", tmp_path / "else"], data, tmp_path / "ens")
     a = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(), None, tmp_path / "a", workers=1)
     b = train_run(ModelConfig("prior"), TrainingConfig(), data, FeatureConfig(knn_k=8), None, tmp_path / "b",
-                  workers=1)
+                  workers=2)  # the sample's records once more, with other features: both cores
     with pytest.raises(AbsitesError, match="different residue features"):
         train_ensemble([a.out_dir, b.out_dir], data, tmp_path / "ens")
     with pytest.raises(AbsitesError, match="not trained"):

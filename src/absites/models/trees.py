@@ -6,7 +6,9 @@ Loading a pickled scikit-learn model imports ``sklearn``, and through it ``scipy
 value — and walks every tree for every row at once, one tree level per step. It adds the trees' leaf values to
 the baseline in the order scikit-learn does, and maps the sum through the same ``scipy.special.expit``, so the
 probabilities are scikit-learn's to the last bit (tested). Categorical splits are not supported (this project
-fits none); :meth:`Forest.from_sklearn` refuses them and multi-class models.
+fits none); :meth:`Forest.from_sklearn` refuses them and multi-class models. It reads the fitted model's
+private ``_predictors`` and ``_baseline_prediction`` (scikit-learn is pinned in ``pyproject.toml``; the tests
+compare the two on every install).
 
 Shapes: ``X (n, features)`` → ``predict_proba`` ``(n, 2)``.
 """
