@@ -50,7 +50,7 @@ def test_bad_benchmark_config_is_named(tmp_path):
 def sample_bench(tmp_path_factory):
     out, runs = tmp_path_factory.mktemp("results"), tmp_path_factory.mktemp("runs")
     cfg = load_benchmark_config("sample")
-    run_benchmark(cfg, out, runs, jobs=1, labels=ROWS, command="pytest")
+    run_benchmark(cfg, out, runs, jobs=2, labels=ROWS, command="pytest")  # two jobs at a time, as users run it
     return cfg, out, runs
 
 
