@@ -57,3 +57,15 @@ def machine_description() -> str:
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"
             f"{f' ({cpu}, {torch.backends.cpu.get_cpu_capability()})' if cpu else ''}, {gpu}, "
             f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def available_cpus() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota when one is set."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)

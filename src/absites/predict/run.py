@@ -85,6 +85,9 @@ def load_default_models(paratope: str | Path | None = None, epitope: str | Path 
     for task, path in paths.items():
         if not path.exists():
             raise AbsitesError(f"no {task} model at {path}: run `make train-default` or pass --{task}-model RUN_DIR")
+    from absites.predict.worker import start_for
+
+    start_for(list(paths.values()))  # network members load in a second process meanwhile (predict/worker.py)
     models = {task: load_task_model(path, task) for task, path in paths.items()}
     for task, model in models.items():  # the shipped networks read the partner: members serve one protein alone
         if paths[task] == DEFAULT_MODEL_DIR / task:
@@ -245,6 +248,8 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
         surfaces = tuple(protein_surface(complex_, graph, protein, surf_cfg, features.contact_cutoff_angstrom,
                                          distance) for _, protein, _ in sides)
     surf_map = {graph.complex_id: surfaces} if surfaces else None
+    if surfaces and write_surfaces:
+        outputs.import_picture_modules()  # now, while a network worker computes, rather than after it
     prob = np.zeros(graph.num_nodes)
     for task, _, mask in sides:
         m = models[task]

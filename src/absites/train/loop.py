@@ -46,7 +46,7 @@ from absites.registry import select_inputs
 from absites.models.layers import scatter
 from absites.models.per_task import TASKS, PerTaskNetwork
 from absites.models.surface import MeshTensors, collate_surfaces, mesh_tensors
-from absites.provenance import code_version
+from absites.provenance import available_cpus, code_version
 from absites.train.balance import apply_init_scale, param_groups, split_balance
 
 log = logging.getLogger(__name__)
@@ -124,18 +124,6 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(mallopt(param, value) == 1 for param, value in (
         (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 32 << 20)))
-
-
-def available_cpus() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota when one is set."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, n)
 
 
 def maybe_compile(model: nn.Module, enabled: bool, device: torch.device) -> nn.Module:

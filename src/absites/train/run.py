@@ -20,11 +20,13 @@ import joblib
 import numpy as np
 
 from absites.config import (
+    ENSEMBLE_FILE,
     DataConfig,
     FeatureConfig,
     ModelConfig,
     SurfaceConfig,
     TrainingConfig,
+    run_file,
 )
 from absites.data.records import load_graphs, load_surfaces
 from absites.data.index import SplitSpec, read_index
@@ -40,9 +42,6 @@ from absites.models.smoothing import EpitopeSmoothing, choose_smoothing
 from absites.models.templates import TEMPLATE_FEATURES, TemplateLibrary, with_template_features
 
 log = logging.getLogger(__name__)
-
-ENSEMBLE_FILE = "ensemble.json"
-RUN_FILES = ("baseline.joblib", "best.pt", ENSEMBLE_FILE)  # what makes a directory a trained run
 
 
 @dataclass
@@ -257,11 +256,6 @@ class BaselinePredictor:
         return own + self.steps.notes(graph)
 
 
-def run_file(run_dir: str | Path) -> Path | None:
-    """The file that makes ``run_dir`` a trained run (a baseline, a network or an ensemble), else None."""
-    return next((Path(run_dir) / name for name in RUN_FILES if (Path(run_dir) / name).exists()), None)
-
-
 def run_exists(run_dir: str | Path) -> bool:
     return run_file(run_dir) is not None
 
@@ -331,17 +325,27 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
 _MEMBERS: dict[tuple[str, int], tuple] = {}  # loaded members by (run path, checkpoint mtime): one load per process
 
 
-def _load_member(run_dir: Path):
+def _load_member(run_dir: Path, worker=None):
+    """``load_run(run_dir)``, once per process; a network member is served by ``worker`` when one is given
+    (:mod:`absites.predict.worker`: its process imports torch while this one carries on)."""
     found = run_file(run_dir)
     key = (str(run_dir), found.stat().st_mtime_ns if found else 0)
     if key not in _MEMBERS:
-        _MEMBERS[key] = load_run(run_dir)
+        if worker is not None and found is not None and found.suffix == ".pt":
+            from absites.predict.worker import RemoteRun
+
+            worker.load(run_dir)
+            _MEMBERS[key] = (RemoteRun(worker, run_dir), {}, {})
+        else:
+            _MEMBERS[key] = load_run(run_dir)
     return _MEMBERS[key]
 
 
 def _load_ensemble(path: Path):
+    from absites.predict.worker import running_worker
+
     state = json.loads(path.read_text())
-    members = [_load_member((path.parent / rel).resolve()) for rel in state["members"]]
+    members = [_load_member((path.parent / rel).resolve(), running_worker()) for rel in state["members"]]
     weights = EnsembleWeights.from_dict(state["weights"])
     steps = EpitopeSteps({"epitope_focus": state.get("focus"), "epitope_calibration": state.get("calibration")})
     names = state.get("names") or [str(m) for m in state["members"]]
