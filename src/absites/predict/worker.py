@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -194,6 +195,8 @@ def running_worker() -> NetworkWorker | None:
 
 def main() -> None:
     """The worker's side: answer requests from stdin until it closes."""
+    # Ctrl-C reaches the whole process group: the parent handles it (and stops this process); no second traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # whatever a library prints, Python or C, goes to stderr
