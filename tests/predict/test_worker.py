@@ -44,51 +44,51 @@ def test_the_shipped_ensembles_name_their_network_member():
     assert network_runs(DEFAULT_MODEL_DIR / "members" / "gbm") == []  # a baseline needs no torch
 
 
-def test_worker_gives_the_probabilities_and_notes_of_loading_here(member_inputs):
+@pytest.fixture(scope="module")
+def worker():
+    """One worker process for the module's tests (each start imports torch: seconds)."""
+    w = NetworkWorker()
+    yield w
+    w.close()
+    assert w.proc.poll() is not None
+
+
+def test_worker_gives_the_probabilities_and_notes_of_loading_here(member_inputs, worker):
     here, graph, surfaces = member_inputs
-    worker = NetworkWorker()
-    try:
-        worker.load(MEMBER)
-        remote = RemoteRun(worker, MEMBER)
-        got, want = remote([graph], surfaces), here([graph], surfaces)
-        assert got.keys() == want.keys() == {graph.complex_id}
-        assert np.array_equal(got[graph.complex_id], want[graph.complex_id])  # to the bit
-        assert remote.notes(graph, "epitope") == here.notes(graph, "epitope")
-        assert remote.local is None  # served by the worker, not loaded here
-        # an error inside the worker comes back as an error here, and the worker carries on
-        with pytest.raises(ConfigError, match="needs batch key.*surfaces"):  # the class raised in one process
-            remote([graph], None)
-        assert np.array_equal(remote([graph], surfaces)[graph.complex_id], want[graph.complex_id])
-    finally:
-        worker.close()
-    assert worker.proc.poll() is not None
+    worker.load(MEMBER)
+    remote = RemoteRun(worker, MEMBER)
+    got, want = remote([graph], surfaces), here([graph], surfaces)
+    assert got.keys() == want.keys() == {graph.complex_id}
+    assert np.array_equal(got[graph.complex_id], want[graph.complex_id])  # to the bit
+    assert remote.notes(graph, "epitope") == here.notes(graph, "epitope")
+    assert remote.local is None  # served by the worker, not loaded here
+    # an error inside the worker comes back as an error here, and the worker carries on
+    with pytest.raises(ConfigError, match="needs batch key.*surfaces"):  # the class raised in one process
+        remote([graph], None)
+    assert np.array_equal(remote([graph], surfaces)[graph.complex_id], want[graph.complex_id])
 
 
 def test_a_worker_that_cannot_start_falls_back_to_loading_here(member_inputs, caplog):
     here, graph, surfaces = member_inputs
-    worker = NetworkWorker(command=(sys.executable, "-c", "import sys; sys.exit(3)"))
+    broken = NetworkWorker(command=(sys.executable, "-c", "import sys; sys.exit(3)"))
     try:
-        worker.load(MEMBER)
-        remote = RemoteRun(worker, MEMBER)
+        broken.load(MEMBER)
+        remote = RemoteRun(broken, MEMBER)
         with caplog.at_level(logging.WARNING, logger="absites.predict.worker"):
             got = remote([graph], surfaces)
         assert np.array_equal(got[graph.complex_id], here([graph], surfaces)[graph.complex_id])
         assert remote.local is not None and "loading it in this process" in caplog.text
     finally:
-        worker.close()
+        broken.close()
 
 
-def test_a_run_the_worker_could_not_load_is_loaded_here(member_inputs, tmp_path):
-    here, graph, surfaces = member_inputs
-    worker = NetworkWorker()
-    try:
-        worker.load(tmp_path)  # no checkpoint there: the worker replies with an error
-        with pytest.raises(worker_module.WorkerFailed, match="checkpoint"):
-            worker.call("predict", tmp_path, [graph], surfaces)
-        with pytest.raises(AbsitesError, match="checkpoint"):  # and loading it here says the same
-            RemoteRun(worker, tmp_path)([graph], surfaces)
-    finally:
-        worker.close()
+def test_a_run_the_worker_could_not_load_is_loaded_here(member_inputs, worker, tmp_path):
+    _, graph, surfaces = member_inputs
+    worker.load(tmp_path)  # no checkpoint there: the worker replies with an error
+    with pytest.raises(worker_module.WorkerFailed, match="checkpoint"):
+        worker.call("predict", tmp_path, [graph], surfaces)
+    with pytest.raises(AbsitesError, match="checkpoint"):  # and loading it here says the same
+        RemoteRun(worker, tmp_path)([graph], surfaces)
 
 
 def test_no_worker_where_it_cannot_help(monkeypatch):
