@@ -18,13 +18,11 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import scipy.sparse as sp
-import trimesh
 
 from absites.config import SurfaceConfig
 from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites.structure.complex import Complex
 from absites.structure.labels import atom_partner_distance, vertex_labels
-from absites.surface.mesh import molecular_surface
 from absites.surface.spectral import hks, point_cloud_operators, spectral_operators, wks
 
 
@@ -43,6 +41,8 @@ def vertex_feature_names(cfg: SurfaceConfig) -> tuple[str, ...]:
 def curvatures(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
                laplacian: sp.spmatrix, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and Gaussian curvature per vertex (1/Å and 1/Å²). Shapes ``(V,)``."""
+    import trimesh  # here: reading a surface record (a predict worker, a training process) needs no mesh library
+
     mean = 0.5 * ((laplacian @ vertices) / mass[:, None] * normals).sum(axis=1)
     defects = trimesh.Trimesh(vertices, faces, process=False).vertex_defects
     return mean, defects / mass
@@ -105,6 +105,8 @@ class ProteinSurface:
 def protein_surface(complex_: Complex, graph: ResidueGraph, protein: str, cfg: SurfaceConfig,
                     cutoff_angstrom: float, atom_distance: np.ndarray | None = None) -> ProteinSurface:
     """Mesh, features, labels and operators of the antibody or the antigen of ``complex_``."""
+    from absites.surface.mesh import molecular_surface  # trimesh: imported where meshes are made
+
     s = complex_.structure
     res_mask = complex_.is_antibody if protein == "antibody" else complex_.is_antigen
     atom_idx = np.flatnonzero(res_mask[s.atom_residue])
