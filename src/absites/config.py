@@ -31,13 +31,13 @@ DATA_ROOT_ENV = "ABSITES_DATA_ROOT"
 DEFAULT_MODEL_DIR = PACKAGE_DIR / "models" / "default"  # the shipped models, one folder per task
 ENSEMBLE_FILE = "ensemble.json"
 RUN_FILES = ("baseline.joblib", "best.pt", ENSEMBLE_FILE)  # what makes a directory a trained run
+CDR_DEFINITION_NAMES = ("chothia", "north", "imgt")  # the keys of structure.numbering.CDR_DEFINITIONS
+CACHE_DIR_ENV = "ABSITES_CACHE_DIR"
 
 
 def run_file(run_dir: str | Path) -> Path | None:
     """The file that makes ``run_dir`` a trained run (a baseline, a network or an ensemble), else None."""
     return next((Path(run_dir) / name for name in RUN_FILES if (Path(run_dir) / name).exists()), None)
-CDR_DEFINITION_NAMES = ("chothia", "north", "imgt")  # the keys of structure.numbering.CDR_DEFINITIONS
-CACHE_DIR_ENV = "ABSITES_CACHE_DIR"
 
 
 @dataclass(frozen=True)

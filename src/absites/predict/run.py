@@ -85,9 +85,9 @@ def load_default_models(paratope: str | Path | None = None, epitope: str | Path 
     for task, path in paths.items():
         if not path.exists():
             raise AbsitesError(f"no {task} model at {path}: run `make train-default` or pass --{task}-model RUN_DIR")
-    from absites.predict.worker import start_for
+    from absites.train.worker import start_for
 
-    start_for(list(paths.values()))  # network members load in a second process meanwhile (predict/worker.py)
+    start_for(list(paths.values()))  # network members load in a second process meanwhile (train/worker.py)
     models = {task: load_task_model(path, task) for task, path in paths.items()}
     for task, model in models.items():  # the shipped networks read the partner: members serve one protein alone
         if paths[task] == DEFAULT_MODEL_DIR / task:

@@ -330,12 +330,12 @@ _MEMBERS: dict[tuple[str, int], tuple] = {}  # loaded members by (run path, chec
 
 def _load_member(run_dir: Path, worker=None):
     """``load_run(run_dir)``, once per process; a network member is served by ``worker`` when one is given
-    (:mod:`absites.predict.worker`: its process imports torch while this one carries on)."""
+    (:mod:`absites.train.worker`: its process imports torch while this one carries on)."""
     found = run_file(run_dir)
     key = (str(run_dir), found.stat().st_mtime_ns if found else 0)
     if key not in _MEMBERS:
         if worker is not None and found is not None and found.suffix == ".pt":
-            from absites.predict.worker import RemoteRun
+            from absites.train.worker import RemoteRun
 
             worker.load(run_dir)
             _MEMBERS[key] = (RemoteRun(worker, run_dir), {}, {})
@@ -345,7 +345,7 @@ def _load_member(run_dir: Path, worker=None):
 
 
 def _load_ensemble(path: Path):
-    from absites.predict.worker import running_worker
+    from absites.train.worker import running_worker
 
     state = json.loads(path.read_text())
     members = [_load_member((path.parent / rel).resolve(), running_worker()) for rel in state["members"]]

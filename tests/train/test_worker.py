@@ -11,8 +11,8 @@ import pytest
 
 from absites.config import DEFAULT_MODEL_DIR, FeatureConfig, SurfaceConfig
 from absites.errors import AbsitesError, ConfigError
-from absites.predict import worker as worker_module
-from absites.predict.worker import NetworkWorker, RemoteRun, network_runs, start_for
+from absites.train import worker as worker_module
+from absites.train.worker import NetworkWorker, RemoteRun, network_runs, start_for
 from absites.train.run import load_run
 from conftest import SAMPLE
 
@@ -74,7 +74,7 @@ def test_a_worker_that_cannot_start_falls_back_to_loading_here(member_inputs, ca
     try:
         broken.load(MEMBER)
         remote = RemoteRun(broken, MEMBER)
-        with caplog.at_level(logging.WARNING, logger="absites.predict.worker"):
+        with caplog.at_level(logging.WARNING, logger="absites.train.worker"):
             got = remote([graph], surfaces)
         assert np.array_equal(got[graph.complex_id], here([graph], surfaces)[graph.complex_id])
         assert remote.local is not None and "loading it in this process" in caplog.text

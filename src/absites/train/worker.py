@@ -3,7 +3,7 @@
 A cold ``absites predict`` spends seconds importing torch, and nothing before the network's forward pass
 needs it: parsing, numbering, the residue graph, the surfaces and the gradient-boosting members are
 numpy / SciPy work. So when the ensembles have a network member, :class:`NetworkWorker` starts
-``python -m absites.predict.worker`` at once; that process imports torch and loads the checkpoints on
+``python -m absites.train.worker`` at once; that process imports torch and loads the checkpoints on
 another core while this one carries on, and runs the network's forward passes when asked. The same code
 runs on the same inputs, so the probabilities are the same as in one process (tested byte for byte).
 
@@ -37,7 +37,7 @@ from absites.errors import AbsitesError
 log = logging.getLogger(__name__)
 
 ENV = "ABSITES_PREDICT_WORKER"  # "0": load every member in this process
-COMMAND = (sys.executable, "-m", "absites.predict.worker")
+COMMAND = (sys.executable, "-m", "absites.train.worker")
 
 
 def network_runs(run_dir: str | Path) -> list[Path]:
@@ -101,7 +101,7 @@ class NetworkWorker:
 
     def call(self, kind: str, run_dir: Path, *args):
         """The reply to one request about a run this worker loaded; raises :class:`WorkerFailed` when that run
-        is not available here, and the error the worker met (an AbsitesError keeps its message) otherwise."""
+        is not available here, and otherwise the error the worker met (an absites error as its own class)."""
         key = str(run_dir)
         while key in self.pending:  # replies come in order: the loads asked for before this one
             done = self.pending.pop(0)
@@ -200,7 +200,6 @@ def main() -> None:
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # whatever a library prints, Python or C, goes to stderr
-    sys.stdout = sys.stderr
     from absites.train.run import load_run
 
     runs = {}
