@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 
 from absites.config import (
@@ -142,8 +143,6 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         val_preds = _choose_epitope_steps(val.graphs, val_preds, meta, training.epitope_smoothing,
                                           training.epitope_focus, training.epitope_calibration)
         thresholds = choose_thresholds(val.graphs, val_preds)
-        import joblib  # here, not at the top: a network run loads without it (a predict worker's start, issue 14)
-
         joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
     else:
         if training.templates is not None:  # known epitopes of homologous antigens as extra node features
@@ -233,8 +232,6 @@ def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity
     loo = library.training_features(train.graphs[:n_clean])
     graphs = [with_template_features(g, f) for g, f in zip(train.graphs[:n_clean], loo)]
     graphs += [with_template_features(g, library.features(g)) for g in train.graphs[n_clean:]]
-    import joblib
-
     joblib.dump(library, out_dir / "templates.joblib", compress=3)
     return (dataclasses.replace(train, graphs=graphs),
             dataclasses.replace(val, graphs=[with_template_features(g, library.features(g)) for g in val.graphs]))
@@ -348,7 +345,8 @@ def _load_ensemble(path: Path):
     from absites.train.worker import running_worker
 
     state = json.loads(path.read_text())
-    members = [_load_member((path.parent / rel).resolve(), running_worker()) for rel in state["members"]]
+    worker = running_worker()
+    members = [_load_member((path.parent / rel).resolve(), worker) for rel in state["members"]]
     weights = EnsembleWeights.from_dict(state["weights"])
     steps = EpitopeSteps({"epitope_focus": state.get("focus"), "epitope_calibration": state.get("calibration")})
     names = state.get("names") or [str(m) for m in state["members"]]
@@ -376,8 +374,6 @@ def load_run(run_dir: str | Path):
         return _load_ensemble(path)
     if not path.exists():
         raise AbsitesError(f"no checkpoint at {path}")
-    import joblib
-
     if path.suffix == ".joblib":
         state = joblib.load(path)
         return BaselinePredictor(state["model"], EpitopeSteps(state["meta"])), state["meta"], state["thresholds"]

@@ -33,6 +33,7 @@ from pathlib import Path
 from absites import errors
 from absites.config import run_file
 from absites.errors import AbsitesError
+from absites.provenance import available_cpus
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,12 @@ def start_for(run_dirs: list[Path]) -> None:
 
 def worker_wanted() -> bool:
     """Whether a worker process would save time: two usable cores, torch not imported yet, not switched off."""
-    from absites.provenance import available_cpus
-
     return os.environ.get(ENV, "1") != "0" and "torch" not in sys.modules and available_cpus() >= 2
+
+
+def _notes(fn, graph, task=None) -> list[str]:
+    """What a loaded run's predict function says about ``graph`` (none when it has no ``notes``)."""
+    return fn.notes(graph, task) if hasattr(fn, "notes") else []
 
 
 class WorkerFailed(Exception):
@@ -168,7 +172,7 @@ class RemoteRun:
                 self._here(str(exc))
         if kind == "predict":
             return self.local(*args)
-        return getattr(self.local, "notes", lambda graph, task=None: [])(*args)
+        return _notes(self.local, *args)
 
     def __call__(self, graphs, surfaces=None):
         return self._ask("predict", graphs, surfaces)
@@ -216,7 +220,7 @@ def main() -> None:
             elif kind == "predict":
                 value = runs[key](*args)
             elif kind == "notes":
-                value = getattr(runs[key], "notes", lambda graph, task=None: [])(*args)
+                value = _notes(runs[key], *args)
             else:
                 raise ValueError(f"unknown request {kind!r}")
             reply = ("ok", value)
