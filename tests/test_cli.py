@@ -52,3 +52,22 @@ def test_bad_file_is_recorded_not_a_traceback(tmp_path):
 def test_usage_error():
     proc = run_cli("prepare", "--file", "x.pdb")
     assert proc.returncode == 2 and "--file needs --heavy and --antigen" in proc.stderr
+
+
+def test_predict_leaves_without_teardown_after_exit_handlers_and_output(tmp_path):
+    """After a prediction the console entry point ends the process at once (no module teardown: nothing
+    after ``main()`` runs), yet the exit handlers have run and every buffered line has reached the pipe."""
+    e = SAMPLE["1ahw_BA_C"]
+    code = ("import atexit, sys\n"
+            "from absites import cli\n"
+            "atexit.register(print, 'exit handler ran')\n"  # buffered: must be flushed before the process ends
+            "sys.argv[1:] = ['predict', sys.argv[1], '--out', sys.argv[2], '--fast', '--no-surfaces', '--no-progress']\n"
+            "cli.main()\n"
+            "print('after main')\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(e.path), str(tmp_path / "out")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("1ahw_BA_C: H=B L=A Ag=C") and lines[-1] == "exit handler ran"
+    assert "after main" not in proc.stdout
+    assert (tmp_path / "out" / "1ahw_BA_C_residues.csv").stat().st_size > 10_000

@@ -567,12 +567,39 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
         if not results:
             click.echo("error: no input could be predicted", err=True)
             sys.exit(2)
+    global _LEAVE_AT_ONCE
+    _LEAVE_AT_ONCE = True
+
+
+_LEAVE_AT_ONCE = False  # set by a command whose work is all written when it returns (predict)
+
+
+def _leave_now() -> None:
+    """End the process without the interpreter's teardown of every imported module: after a prediction
+    (matplotlib, SciPy, trimesh imported) that teardown takes ~0.5 s of a ~5 s cold run (bench/RESULTS.md,
+    issue 14). The exit handlers still run — log flushing, the network worker's stop, temporary files —
+    and the standard streams are flushed. Returns (a normal exit follows) while a thread still works."""
+    import atexit
+    import os
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (e.g. `| head`): nothing more can reach it
+            pass
+    os._exit(0)
 
 
 def main() -> None:
     """Console entry point: run the CLI, turning absites errors into one-line messages."""
     try:
         cli.main(standalone_mode=False)
+        if _LEAVE_AT_ONCE:
+            _leave_now()
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

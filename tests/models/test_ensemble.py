@@ -114,3 +114,32 @@ def test_an_ensemble_of_a_missing_run_or_of_mismatched_inputs_is_refused(sample_
     with pytest.raises(AbsitesError, match="not trained"):
         train_run(ModelConfig("ensemble", {"members": ["x", "y"]}), TrainingConfig(), data, FeatureConfig(), None,
                   tmp_path / "e")
+
+
+def test_a_shared_member_answers_a_repeated_call_on_the_same_objects_once():
+    """The paratope and epitope ensembles of one prediction share members: the second ensemble's call on the
+    same graph and surface objects gets the first answer; any other objects are computed again."""
+    from absites.train.run import LastAnswer
+
+    calls = []
+
+    def member(graphs, surfaces=None):
+        calls.append(len(graphs))
+        return {g.complex_id: np.full(3, len(calls), dtype=np.float32) for g in graphs}
+
+    member.notes = lambda graph, task=None: ["a note"]
+    fn = LastAnswer(member)
+    g1, g2 = SimpleGraph("a"), SimpleGraph("b")
+    surfaces = {"a": ("antibody", "antigen")}
+    first = fn([g1], surfaces)
+    assert fn([g1], surfaces) is first and calls == [1]  # a new list of the same graph, the same surfaces
+    assert fn([g1], None) is not first  # other surfaces
+    assert fn([g1, g2], None)["b"][0] == 3 and fn([g2], None)["b"][0] == 4 and calls == [1, 1, 2, 1]
+    assert fn([SimpleGraph("b")], None)["b"][0] == 5  # an equal but new graph object: computed
+    assert fn.notes(g1, "epitope") == ["a note"]
+    assert not hasattr(LastAnswer(lambda graphs, surfaces=None: {}), "notes")
+
+
+class SimpleGraph:
+    def __init__(self, complex_id):
+        self.complex_id = complex_id

@@ -322,12 +322,36 @@ def train_ensemble(member_dirs: list[str | Path], data: DataConfig, out_dir: str
     return _finish(out_dir, val_split, val_metrics, thresholds, train_seconds, train_seconds, 0, meta)
 
 
+class LastAnswer:
+    """A run's predict function that answers a call on the very graph and surface objects of its last call
+    from that call's answer. One prediction asks the paratope ensemble and then the epitope ensemble, and the
+    shipped ones share their members: without this every member, the network's forward pass included,
+    runs twice on the same complex. Objects are compared by identity (and kept, so that no new object can
+    take an old one's id); any other call is computed. ``notes`` is the wrapped function's."""
+
+    def __init__(self, fn):
+        self.fn, self.last = fn, None  # last: (graphs, surfaces, answer)
+        if hasattr(fn, "notes"):
+            self.notes = fn.notes
+
+    def __call__(self, graphs, surfaces=None):
+        graphs = list(graphs)
+        last = self.last
+        if (last is not None and last[1] is surfaces and len(last[0]) == len(graphs)
+                and all(a is b for a, b in zip(last[0], graphs))):
+            return last[2]
+        answer = self.fn(graphs, surfaces)
+        self.last = (graphs, surfaces, answer)
+        return answer
+
+
 _MEMBERS: dict[tuple[str, int], tuple] = {}  # loaded members by (run path, checkpoint mtime): one load per process
 
 
 def _load_member(run_dir: Path, worker=None):
-    """``load_run(run_dir)``, once per process; a network member is served by ``worker`` when one is given
-    (:mod:`absites.train.worker`: its process imports torch while this one carries on)."""
+    """``load_run(run_dir)``, once per process, its predict function a :class:`LastAnswer`; a network member is
+    served by ``worker`` when one is given (:mod:`absites.train.worker`: its process imports torch while this
+    one carries on)."""
     found = run_file(run_dir)
     key = (str(run_dir), found.stat().st_mtime_ns if found else 0)
     if key not in _MEMBERS:
@@ -335,9 +359,10 @@ def _load_member(run_dir: Path, worker=None):
             from absites.train.worker import RemoteRun
 
             worker.load(run_dir)
-            _MEMBERS[key] = (RemoteRun(worker, run_dir), {}, {})
+            fn, meta, thresholds = RemoteRun(worker, run_dir), {}, {}
         else:
-            _MEMBERS[key] = load_run(run_dir)
+            fn, meta, thresholds = load_run(run_dir)
+        _MEMBERS[key] = (LastAnswer(fn), meta, thresholds)
     return _MEMBERS[key]
 
 
