@@ -495,15 +495,6 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
     absites predict --antigen ag.pdb                     # one protein alone: antibody-agnostic epitope propensity
     absites predict structures/ --out preds/             # batch over a folder (or --list FILE)
     """
-    from absites.predict.run import (
-        OutputLock,
-        load_default_models,
-        predict_batch,
-        predict_file,
-        predict_one_protein,
-        prepare_out_dir,
-    )
-
     # every usage check before the models load (seconds) and before any computing
     if fast and (paratope_model or epitope_model):
         raise click.UsageError("--fast picks the shipped partner-free models; it does not combine with "
@@ -530,6 +521,21 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
         chains = tuple(c.strip() for c in antigen.split(",") if c.strip()) if antigen else None
         if len(paths) > 1 and (heavy or light or chains):
             raise click.UsageError("--heavy/--light/--antigen chain ids apply to a single input file")
+    if not fast:  # a second process starts loading the models' network members now (absites.train.worker)
+        from absites.config import DEFAULT_MODEL_DIR
+        from absites.train.worker import start_for
+
+        start_for([Path(paratope_model or DEFAULT_MODEL_DIR / "paratope"),
+                   Path(epitope_model or DEFAULT_MODEL_DIR / "epitope")])
+    from absites.predict.run import (
+        OutputLock,
+        load_default_models,
+        predict_batch,
+        predict_file,
+        predict_one_protein,
+        prepare_out_dir,
+    )
+
     out = prepare_out_dir(out_dir)
     with OutputLock(out):
         models = load_default_models(paratope_model, epitope_model, fast=fast)
