@@ -482,9 +482,12 @@ def _expand_inputs(inputs: tuple[Path, ...], list_file: Path | None) -> list[Pat
                    "start, less accurate than the default ensembles (README, 'Predicting binding sites').")
 @click.option("--surfaces/--no-surfaces", default=True, show_default=True,
               help="Write PLY, PNG and HTML views (needs the molecular surfaces, ~3 s per complex).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch mode: predict this many files at once, one process each (each loads the models: "
+                   "worth it from a few files per process).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, paratope_model, epitope_model,
-            fast, surfaces, progress) -> None:
+            fast, surfaces, workers, progress) -> None:
     """Predict paratope and epitope residues of antibody–antigen structures (PDB / mmCIF, .gz allowed).
 
     \b
@@ -494,6 +497,7 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
     absites predict --antibody ab.pdb                    # one protein alone: paratope, no antigen needed
     absites predict --antigen ag.pdb                     # one protein alone: antibody-agnostic epitope propensity
     absites predict structures/ --out preds/             # batch over a folder (or --list FILE)
+    absites predict structures/ --workers 4              # the batch on 4 processes
     """
     # every usage check before the models load (seconds) and before any computing
     if fast and (paratope_model or epitope_model):
@@ -521,38 +525,24 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
         chains = tuple(c.strip() for c in antigen.split(",") if c.strip()) if antigen else None
         if len(paths) > 1 and (heavy or light or chains):
             raise click.UsageError("--heavy/--light/--antigen chain ids apply to a single input file")
-    if not fast:  # a second process starts loading the models' network members now (absites.train.worker)
+    in_processes = workers > 1 and not alone and antibody_file is None and len(paths) > 1
+    if not fast and not in_processes:  # a second process starts loading the network members now (train/worker.py)
         from absites.config import DEFAULT_MODEL_DIR
         from absites.train.worker import start_for
 
         start_for([Path(paratope_model or DEFAULT_MODEL_DIR / "paratope"),
                    Path(epitope_model or DEFAULT_MODEL_DIR / "epitope")])
-    from absites.predict.run import (
-        OutputLock,
-        load_default_models,
-        predict_batch,
-        predict_file,
-        predict_one_protein,
-        prepare_out_dir,
-    )
+    from absites.predict.run import OutputLock, load_default_models, predict_batch, prepare_out_dir
 
     out = prepare_out_dir(out_dir)
     with OutputLock(out):
-        models = load_default_models(paratope_model, epitope_model, fast=fast)
-        if alone:
-            results = [predict_one_protein(antibody_file if alone == "antibody" else Path(antigen), out, models,
-                                           alone, heavy=heavy, light=light, write_surfaces=surfaces)]
-            failed = []
-        elif antibody_file is not None:
-            results = predict_file(antibody_file, out, models, heavy=heavy, light=light,
-                                   antigen_file=Path(antigen), write_surfaces=surfaces)
-            failed = []
-        elif len(paths) == 1:
-            results = predict_file(paths[0], out, models, heavy=heavy, light=light, antigen=chains,
-                                   write_surfaces=surfaces)
-            failed = []
+        if in_processes:  # each batch process loads the models itself
+            results, failed = predict_batch(paths, out, write_surfaces=surfaces, progress=progress, workers=workers,
+                                            model_dirs=(paratope_model, epitope_model, fast))
         else:
-            results, failed = predict_batch(paths, out, models, write_surfaces=surfaces, progress=progress)
+            results, failed = _predict_here(paths, out, antibody_file, antigen, alone, heavy, light, chains,
+                                            load_default_models(paratope_model, epitope_model, fast=fast), surfaces,
+                                            progress)
     for r in results:
         if r.mode != "complex":
             chains = "+".join(r.roles.antibody) if r.mode == "antibody alone" else ",".join(r.roles.antigen)
@@ -575,6 +565,22 @@ def predict(inputs, antibody_file, antigen, heavy, light, list_file, out_dir, pa
             sys.exit(2)
     global _LEAVE_AT_ONCE
     _LEAVE_AT_ONCE = True
+
+
+def _predict_here(paths, out, antibody_file, antigen, alone, heavy, light, chains, models, surfaces, progress):
+    """``predict``'s work in this process: (predictions, failed inputs)."""
+    from absites.predict.run import predict_batch, predict_file, predict_one_protein
+
+    if alone:
+        return [predict_one_protein(antibody_file if alone == "antibody" else Path(antigen), out, models, alone,
+                                    heavy=heavy, light=light, write_surfaces=surfaces)], []
+    if antibody_file is not None:
+        return predict_file(antibody_file, out, models, heavy=heavy, light=light, antigen_file=Path(antigen),
+                            write_surfaces=surfaces), []
+    if len(paths) == 1:
+        return predict_file(paths[0], out, models, heavy=heavy, light=light, antigen=chains,
+                            write_surfaces=surfaces), []
+    return predict_batch(paths, out, models, write_surfaces=surfaces, progress=progress)
 
 
 _LEAVE_AT_ONCE = False  # set by a command whose work is all written when it returns (predict)

@@ -141,6 +141,51 @@ def test_batch_skips_bad_files(models, tmp_path):
     assert {r["status"] for r in manifest} == {"ok", "skipped"}
 
 
+def test_batch_in_processes_writes_what_one_process_writes(prior_run, tmp_path):
+    """``workers=2``: the files are shared between two processes that load the models themselves; outputs,
+    results, failures and manifest are those of one process, in input order."""
+    junk = write_text(tmp_path / "junk.pdb", "nothing here\n")
+    paths = [E.path, junk, SAMPLE["1egj_HL_A"].path, SAMPLE["1bgx_HL_T"].path]
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        runs[workers] = predict_batch(paths, out, write_surfaces=False, progress=False, workers=workers,
+                                      model_dirs=(prior_run, prior_run, False))
+    (one, failed_one), (two, failed_two) = runs[1], runs[2]
+    assert [r.name for r in two] == [r.name for r in one] == ["1ahw_BA_C", "1egj_HL_A", "1bgx_HL_T"]
+    assert failed_two == failed_one and len(failed_two) == 1 and "junk.pdb" in failed_two[0][0]
+    for r in one:
+        assert (tmp_path / "w2" / f"{r.name}_residues.csv").read_bytes() == r.outputs["csv"].read_bytes()
+    manifests = [(tmp_path / f"w{w}" / "manifest.csv").read_text().replace(f"w{w}", "out") for w in (1, 2)]
+    assert manifests[0] == manifests[1] and manifests[0].count("\n") == 5  # header + four inputs, in order
+
+
+def test_batch_records_the_files_of_a_process_that_died(prior_run, tmp_path, monkeypatch):
+    """A batch process that dies (out of memory, a crash inside a library) costs the files it had, which are
+    recorded as failed with the reason; the answers already in are kept and the manifest is written."""
+    import joblib
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    class DiesAfterTheFirst:  # joblib.Parallel whose process dies after answering the first file
+        def __init__(self, **kwargs):
+            pass
+
+        def __call__(self, calls):
+            for f, args, kwargs in calls:
+                yield f(*args, **kwargs)  # run here: the models load in this process
+                raise TerminatedWorkerError("A worker process was killed (SIGKILL)")
+
+    monkeypatch.setattr(joblib, "Parallel", DiesAfterTheFirst)
+    paths = [E.path, SAMPLE["1egj_HL_A"].path, SAMPLE["1bgx_HL_T"].path]
+    done, failed = predict_batch(paths, tmp_path / "out", write_surfaces=False, progress=False, workers=2,
+                                 model_dirs=(prior_run, prior_run, False))
+    assert [r.name for r in done] == ["1ahw_BA_C"]
+    assert [p for p, _ in failed] == [str(paths[1]), str(paths[2])]
+    assert all("prediction process stopped (TerminatedWorkerError" in why for _, why in failed)
+    status = [r["status"] for r in csv.DictReader((tmp_path / "out" / "manifest.csv").open())]
+    assert status == ["ok", "failed", "failed"]
+
+
 def test_cli_predict(prior_run, tmp_path):
     from click.testing import CliRunner
 
@@ -153,6 +198,25 @@ def test_cli_predict(prior_run, tmp_path):
     assert "H=B L=A Ag=C" in res.output and (tmp_path / "1ahw_BA_C_residues.csv").exists()
     probs = np.array([float(r["prob"]) for r in csv.DictReader((tmp_path / "1ahw_BA_C_residues.csv").open())])
     assert ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_cli_batch_on_two_processes(prior_run, tmp_path):
+    from click.testing import CliRunner
+
+    from absites.cli import cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for cid in ("1ahw_BA_C", "1egj_HL_A"):
+        (folder / SAMPLE[cid].path.name).symlink_to(SAMPLE[cid].path)
+    args = ["predict", str(folder), "--out", str(tmp_path / "out"), "--no-surfaces", "--no-progress",
+            "--paratope-model", str(prior_run), "--epitope-model", str(prior_run)]
+    res = CliRunner().invoke(cli, [*args, "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    assert res.output.index("1ahw_BA_C: H=B L=A Ag=C") < res.output.index("1egj_HL_A: H=H L=L Ag=A")  # input order
+    assert (tmp_path / "out" / "1egj_HL_A_residues.csv").exists()
+    res = CliRunner().invoke(cli, [*args, "--workers", "0"])
+    assert res.exit_code == 2 and "--workers" in res.output
 
 
 def test_shipped_default_models_predict(tmp_path):

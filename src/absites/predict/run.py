@@ -69,10 +69,14 @@ def load_task_model(run_dir: str | Path, task: str) -> TaskModel:
     return TaskModel(task, predict_fn, meta, float(thresholds.get(task, 0.5)), bool(meta.get("surface")))
 
 
-def load_default_models(paratope: str | Path | None = None, epitope: str | Path | None = None,
-                        fast: bool = False) -> dict[str, TaskModel]:
-    """The shipped default models (or the run directories given), keyed by task. ``fast``: the shipped
-    partner-free members alone (``models/default/alone.json``: gradient boosting, no torch to import)."""
+def model_paths(paratope: str | Path | None = None, epitope: str | Path | None = None,
+                fast: bool = False) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The run directory of each task's model (the shipped defaults unless given; ``fast``: the shipped
+    partner-free members, ``models/default/alone.json``), and the shipped partner-free run of each task.
+
+    Raises:
+        AbsitesError: a model is missing.
+    """
     alone_path = DEFAULT_MODEL_DIR / "alone.json"  # the shipped partner-free members, by task
     alone = {t: DEFAULT_MODEL_DIR / rel for t, rel in json.loads(alone_path.read_text()).items()} \
         if alone_path.exists() else {}
@@ -85,9 +89,19 @@ def load_default_models(paratope: str | Path | None = None, epitope: str | Path 
     for task, path in paths.items():
         if not path.exists():
             raise AbsitesError(f"no {task} model at {path}: run `make train-default` or pass --{task}-model RUN_DIR")
-    from absites.train.worker import start_for
+    return paths, alone
 
-    start_for(list(paths.values()))  # network members load in a second process meanwhile (train/worker.py)
+
+def load_default_models(paratope: str | Path | None = None, epitope: str | Path | None = None,
+                        fast: bool = False, network_worker: bool = True) -> dict[str, TaskModel]:
+    """The shipped default models (or the run directories given), keyed by task. ``fast``: the shipped
+    partner-free members alone (``models/default/alone.json``: gradient boosting, no torch to import).
+    ``network_worker``: network members may load in a second process (:mod:`absites.train.worker`)."""
+    paths, alone = model_paths(paratope, epitope, fast)
+    if network_worker:
+        from absites.train.worker import start_for
+
+        start_for(list(paths.values()))  # network members load in a second process meanwhile (train/worker.py)
     models = {task: load_task_model(path, task) for task, path in paths.items()}
     for task, model in models.items():  # the shipped networks read the partner: members serve one protein alone
         if paths[task] == DEFAULT_MODEL_DIR / task:
@@ -458,36 +472,80 @@ MANIFEST_COLUMNS = ["name", "status", "reason", "heavy", "light", "antigen", "in
 
 
 def predict_batch(paths: list[Path], out_dir: str | Path, models: dict[str, TaskModel] | None = None,
-                  write_surfaces: bool = True, progress: bool = True) -> tuple[list[Prediction], list[tuple[str, str]]]:
+                  write_surfaces: bool = True, progress: bool = True, workers: int = 1,
+                  model_dirs: tuple[str | Path | None, str | Path | None, bool] = (None, None, False),
+                  ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predict many files; a failing file is recorded in ``<out>/manifest.csv`` and the rest carry on.
 
     Every exception of one input is caught and recorded (an absites error by its message, anything else
     by its type and message). Rows of earlier runs into the same folder are kept unless redone.
+
+    ``workers`` > 1: the files are shared among that many processes (joblib's loky backend), each loading the
+    models of ``model_dirs`` (``load_default_models``' paratope, epitope, fast) once; ``models`` is not used.
+    Outputs, results and manifest are those of one process, in input order. A file whose process dies (out of
+    memory, a crash in a library) is recorded as failed; the other processes carry on.
     """
     from tqdm import tqdm
 
-    models = models or load_default_models()
     out = prepare_out_dir(out_dir)
-    done, failed = [], []
-    rows: list[list[str]] = []
-    for p, name in tqdm(list(zip(paths, unique_names(paths))), desc="predict", unit="file", disable=not progress):
+    items = list(enumerate(zip(paths, unique_names(paths))))
+    answers: dict[int, tuple[list[Prediction], tuple[str, str] | None, list[list[str]]]] = {}
+    bar = tqdm(total=len(items), desc="predict", unit="file", disable=not progress)
+    if workers > 1 and len(items) > 1:
+        from joblib import Parallel, delayed
+
+        model_paths(*model_dirs)  # a missing model fails here, once, not in every process
+        jobs = Parallel(n_jobs=min(workers, len(items)), return_as="generator_unordered")(
+            delayed(_batch_item_in_worker)(i, p, name, out, model_dirs, write_surfaces) for i, (p, name) in items)
         try:
-            results = predict_file(p, out, models, write_surfaces=write_surfaces, name=name)
-        except AbsitesError as exc:
-            failed.append((str(p), str(exc)))
-            rows.append([name, "skipped", str(exc), "", "", "", "", "", str(p)])
-            continue
-        except Exception as exc:  # noqa: BLE001 - one input must never stop the batch
-            log.debug("unexpected failure on %s", p, exc_info=True)
-            why = f"unexpected {type(exc).__name__}: {exc}"
-            failed.append((str(p), why))
-            rows.append([name, "failed", why, "", "", "", "", "", str(p)])
-            continue
+            for i, answer in jobs:
+                answers[i] = answer
+                bar.update()
+        except Exception as exc:  # noqa: BLE001 - a worker process died: its files are recorded, not lost
+            why = f"prediction process stopped ({type(exc).__name__}: {exc})".replace("\n", " ")
+            log.warning("%s; %d file(s) not predicted", why, len(items) - len(answers))
+            for i, (p, name) in items:
+                if i not in answers:
+                    answers[i] = ([], (str(p), why), [[name, "failed", why, "", "", "", "", "", str(p)]])
+    else:
+        models = models or load_default_models(*model_dirs)
+        for i, (p, name) in items:
+            answers[i] = _batch_item(p, name, out, models, write_surfaces)
+            bar.update()
+    bar.close()
+    done, failed, rows = [], [], []
+    for i in sorted(answers):
+        results, failure, item_rows = answers[i]
         done += results
-        rows += [[r.name, "ok", "", r.roles.heavy, r.roles.light or "", ";".join(r.roles.antigen),
-                  str(int(r.in_contact)), str(r.outputs.get("csv", "")), str(p)] for r in results]
+        failed += [failure] if failure else []
+        rows += item_rows
     write_batch_manifest(out / "manifest.csv", rows)
     return done, failed
+
+
+def _batch_item(p: Path, name: str, out: Path, models: dict[str, TaskModel], write_surfaces: bool):
+    """One file of a batch: (predictions, (path, why) when it failed, its manifest rows)."""
+    try:
+        results = predict_file(p, out, models, write_surfaces=write_surfaces, name=name)
+    except AbsitesError as exc:
+        return [], (str(p), str(exc)), [[name, "skipped", str(exc), "", "", "", "", "", str(p)]]
+    except Exception as exc:  # noqa: BLE001 - one input must never stop the batch
+        log.debug("unexpected failure on %s", p, exc_info=True)
+        why = f"unexpected {type(exc).__name__}: {exc}"
+        return [], (str(p), why), [[name, "failed", why, "", "", "", "", "", str(p)]]
+    rows = [[r.name, "ok", "", r.roles.heavy, r.roles.light or "", ";".join(r.roles.antigen),
+             str(int(r.in_contact)), str(r.outputs.get("csv", "")), str(p)] for r in results]
+    return results, None, rows
+
+
+_PROCESS_MODELS: dict[tuple, dict[str, TaskModel]] = {}  # a batch worker process's models, loaded on its first file
+
+
+def _batch_item_in_worker(i: int, p: Path, name: str, out: Path, model_dirs: tuple, write_surfaces: bool):
+    key = tuple(str(d) if d is not None else None for d in model_dirs)
+    if key not in _PROCESS_MODELS:  # no network worker: the batch's processes already fill the cores
+        _PROCESS_MODELS[key] = load_default_models(*model_dirs, network_worker=False)
+    return i, _batch_item(p, name, out, _PROCESS_MODELS[key], write_surfaces)
 
 
 def write_batch_manifest(path: Path, rows: list[list[str]]) -> Path:
