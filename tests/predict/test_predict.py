@@ -160,30 +160,40 @@ def test_batch_in_processes_writes_what_one_process_writes(prior_run, tmp_path):
     assert manifests[0] == manifests[1] and manifests[0].count("\n") == 5  # header + four inputs, in order
 
 
-def test_batch_records_the_files_of_a_process_that_died(prior_run, tmp_path, monkeypatch):
-    """A batch process that dies (out of memory, a crash inside a library) costs the files it had, which are
-    recorded as failed with the reason; the answers already in are kept and the manifest is written."""
+@pytest.mark.parametrize("deaths", [1, 2])
+def test_batch_retries_then_records_the_files_of_a_process_that_died(prior_run, tmp_path, monkeypatch, deaths):
+    """A batch process that dies (out of memory, a crash inside a library) stops the pool after one answer
+    here: the files not answered are tried again in a new pool, and those a second death leaves are recorded
+    as failed with the reason; the answers already in are kept and the manifest is written."""
     import joblib
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    class DiesAfterTheFirst:  # joblib.Parallel whose process dies after answering the first file
+    pools = []
+
+    class DiesAfterTheFirst:  # joblib.Parallel whose process dies after its first answer, ``deaths`` times
         def __init__(self, **kwargs):
-            pass
+            pools.append(kwargs)
 
         def __call__(self, calls):
             for f, args, kwargs in calls:
                 yield f(*args, **kwargs)  # run here: the models load in this process
-                raise TerminatedWorkerError("A worker process was killed (SIGKILL)")
+                if len(pools) <= deaths:
+                    raise TerminatedWorkerError("A worker process was killed (SIGKILL)")
 
     monkeypatch.setattr(joblib, "Parallel", DiesAfterTheFirst)
     paths = [E.path, SAMPLE["1egj_HL_A"].path, SAMPLE["1bgx_HL_T"].path]
     done, failed = predict_batch(paths, tmp_path / "out", write_surfaces=False, progress=False, workers=2,
                                  model_dirs=(prior_run, prior_run, False))
-    assert [r.name for r in done] == ["1ahw_BA_C"]
-    assert [p for p, _ in failed] == [str(paths[1]), str(paths[2])]
-    assert all("prediction process stopped (TerminatedWorkerError" in why for _, why in failed)
+    assert len(pools) == 2  # the first pool, and one more try
     status = [r["status"] for r in csv.DictReader((tmp_path / "out" / "manifest.csv").open())]
-    assert status == ["ok", "failed", "failed"]
+    if deaths == 1:  # the second pool answered the rest
+        assert [r.name for r in done] == ["1ahw_BA_C", "1egj_HL_A", "1bgx_HL_T"] and not failed
+        assert status == ["ok", "ok", "ok"]
+    else:  # one answer per pool: the third file is recorded as failed
+        assert [r.name for r in done] == ["1ahw_BA_C", "1egj_HL_A"]
+        assert [p for p, _ in failed] == [str(paths[2])]
+        assert "prediction process stopped (TerminatedWorkerError" in failed[0][1]
+        assert status == ["ok", "ok", "failed"]
 
 
 def test_cli_predict(prior_run, tmp_path):

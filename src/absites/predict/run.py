@@ -482,8 +482,9 @@ def predict_batch(paths: list[Path], out_dir: str | Path, models: dict[str, Task
 
     ``workers`` > 1: the files are shared among that many processes (joblib's loky backend), each loading the
     models of ``model_dirs`` (``load_default_models``' paratope, epitope, fast) once; ``models`` is not used.
-    Outputs, results and manifest are those of one process, in input order. A file whose process dies (out of
-    memory, a crash in a library) is recorded as failed; the other processes carry on.
+    Outputs, results and manifest are those of one process, in input order. A process that dies (out of memory,
+    a crash in a library) stops the pool: the files not yet answered are tried once more in a new pool, and
+    those still unanswered after that are recorded as failed, with the reason.
     """
     from tqdm import tqdm
 
@@ -495,18 +496,23 @@ def predict_batch(paths: list[Path], out_dir: str | Path, models: dict[str, Task
         from joblib import Parallel, delayed
 
         model_paths(*model_dirs)  # a missing model fails here, once, not in every process
-        jobs = Parallel(n_jobs=min(workers, len(items)), return_as="generator_unordered")(
-            delayed(_batch_item_in_worker)(i, p, name, out, model_dirs, write_surfaces) for i, (p, name) in items)
-        try:
-            for i, answer in jobs:
-                answers[i] = answer
-                bar.update()
-        except Exception as exc:  # noqa: BLE001 - a worker process died: its files are recorded, not lost
-            why = f"prediction process stopped ({type(exc).__name__}: {exc})".replace("\n", " ")
-            log.warning("%s; %d file(s) not predicted", why, len(items) - len(answers))
-            for i, (p, name) in items:
-                if i not in answers:
-                    answers[i] = ([], (str(p), why), [[name, "failed", why, "", "", "", "", "", str(p)]])
+        why = ""
+        for attempt in (1, 2):  # a process that dies breaks the pool: the files not answered get one more try
+            todo = [(i, p, name) for i, (p, name) in items if i not in answers]
+            jobs = Parallel(n_jobs=min(workers, len(todo)), return_as="generator_unordered")(
+                delayed(_batch_item_in_worker)(i, p, name, out, model_dirs, write_surfaces) for i, p, name in todo)
+            try:
+                for i, answer in jobs:
+                    answers[i] = answer
+                    bar.update()
+                break
+            except Exception as exc:  # noqa: BLE001 - a process died (out of memory, a crash in a library)
+                why = f"prediction process stopped ({type(exc).__name__}: {exc})".replace("\n", " ")
+                log.warning("%s; %d file(s) not predicted%s", why, len(items) - len(answers),
+                            ", trying them again" if attempt == 1 else "")
+        for i, (p, name) in items:
+            if i not in answers:
+                answers[i] = ([], (str(p), why), [[name, "failed", why, "", "", "", "", "", str(p)]])
     else:
         models = models or load_default_models(*model_dirs)
         for i, (p, name) in items:
