@@ -86,12 +86,14 @@ def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
             torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
 
 
-def test_egnn_layer_split_first_layer_equals_concatenated_input(batch):
-    """EGNNLayer applies phi_e's first layer per node block; it must equal phi_e on the concatenation."""
+@pytest.mark.parametrize("message_act", [True, False])
+def test_egnn_layer_split_first_layer_equals_concatenated_input(batch, message_act):
+    """EGNNLayer applies phi_e's first layer per node block (and, without the message SiLU, its last layer per
+    node and folded into phi_x); values and parameter gradients must equal phi_e on the concatenation, per edge."""
     from absites.models.gnn import EDGE_DIM, EGNNLayer, edge_features
 
     torch.manual_seed(0)
-    layer = EGNNLayer(16, EDGE_DIM).eval()
+    layer = EGNNLayer(16, EDGE_DIM, message_act=message_act).eval()
     h, pos = torch.randn(batch.num_nodes, 16), batch.pos_ca
     ef = edge_features(batch.edge_attr)
     src, dst = batch.edge_index
@@ -102,9 +104,13 @@ def test_egnn_layer_split_first_layer_equals_concatenated_input(batch):
     want_pos = pos + torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(layer.phi_x(m))) / deg
     agg = torch.zeros(h.shape[0], m.shape[1]).index_add_(0, dst, m)
     want_h = layer.norm(h + layer.phi_h(torch.cat([h, agg], dim=1)))
+    want_grads = torch.autograd.grad((want_h**2).sum() + (want_pos**2).sum(), list(layer.parameters()))
     got_h, got_pos = layer(h, pos, batch.edge_index, ef)
+    got_grads = torch.autograd.grad((got_h**2).sum() + (got_pos**2).sum(), list(layer.parameters()))
     torch.testing.assert_close(got_h, want_h, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(got_pos, want_pos, atol=1e-5, rtol=1e-4)
+    for got, want in zip(got_grads, want_grads):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-3)
 
 
 def _cross_attention_per_complex(layer, h, is_antibody, batch, valid):

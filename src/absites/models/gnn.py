@@ -78,11 +78,17 @@ class EPMP(nn.Module):
 
 
 class EGNNLayer(MessagePassing):
-    """One E(n)-equivariant layer: invariant messages from squared distances; coordinates updated."""
+    """One E(n)-equivariant layer: invariant messages from squared distances; coordinates updated.
 
-    def __init__(self, hidden: int, edge_dim: int, dropout: float = 0.0):
+    ``message_act=False``: the message MLP ``phi_e`` ends in its linear layer instead of a SiLU. A linear
+    layer commutes with the sum over a node's edges, so it is applied per node after the sum, and it folds
+    into the first layer of ``phi_x`` for the coordinate update: the same function as evaluating ``phi_e`` per
+    edge (tested), with two of the five per-edge hidden × hidden products left instead of five."""
+
+    def __init__(self, hidden: int, edge_dim: int, dropout: float = 0.0, message_act: bool = True):
         super().__init__(aggr="add")
-        self.phi_e = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], final_act=True)
+        self.message_act = message_act
+        self.phi_e = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], final_act=message_act)
         self.phi_x = mlp([hidden, hidden, 1])
         self.phi_h = mlp([2 * hidden, hidden, hidden], dropout)
         self.norm = nn.LayerNorm(hidden)
@@ -102,13 +108,24 @@ class EGNNLayer(MessagePassing):
         node = h @ torch.cat([w_dst, w_src]).T  # [h W_dst^T, h W_src^T] (N, 2 hidden) in one product
         pre = (node[:, :width].index_select(0, dst) + node[:, width:].index_select(0, src)
                + nn.functional.linear(torch.cat([sq / 100.0, edge_feat], dim=1), first.weight[:, 2 * width:], first.bias))
-        m = self.phi_e[1:](pre)
-        agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
+        count = torch.zeros(h.shape[0], 1, device=h.device, dtype=sq.dtype).index_add_(0, dst, torch.ones_like(sq))
+        if self.message_act:
+            m = self.phi_e[1:](pre)
+            agg = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
+        else:  # sum the hidden activations per node, then phi_e's last layer: sum_j (W a_ij + b) = W sum_j a_ij + n b
+            m, last = self.phi_e[1:-1](pre), self.phi_e[-1]
+            summed = torch.zeros(h.shape[0], m.shape[1], device=h.device, dtype=m.dtype).index_add_(0, dst, m)
+            agg = nn.functional.linear(summed, last.weight) + count * last.bias
         h = self.norm(h + self.phi_h(torch.cat([h, agg], dim=1)))
         if not update_pos:
             return h, pos
-        deg = torch.zeros(h.shape[0], 1, device=h.device).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
-        shift = torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(self.phi_x(m))) / deg
+        if self.message_act:
+            gate = self.phi_x(m)
+        else:  # phi_x's first layer after phi_e's last: one product, W_x (W a + b) + b_x = (W_x W) a + (W_x b + b_x)
+            first_x = self.phi_x[0]
+            gate = self.phi_x[1:](nn.functional.linear(m, first_x.weight @ last.weight,
+                                                       first_x.weight @ last.bias + first_x.bias))
+        shift = torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(gate)) / count.clamp(min=1)
         return h, pos + shift
 
 
@@ -142,11 +159,13 @@ class EGNN(nn.Module):
     needs = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch")
 
     def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, dropout: float = 0.1,
-                 fusion: str = "edges"):
+                 fusion: str = "edges", message_act: bool = True):
+        """``message_act``: a SiLU after the message MLP, as in Satorras et al.; without it the message's last
+        layer runs per node (:class:`EGNNLayer`)."""
         super().__init__()
         self.fusion = check_fusion(fusion, GRAPH_FUSIONS)
         self.embed = nn.Linear(in_dim, hidden)
-        self.layers = nn.ModuleList(EGNNLayer(hidden, EDGE_DIM, dropout) for _ in range(layers))
+        self.layers = nn.ModuleList(EGNNLayer(hidden, EDGE_DIM, dropout, message_act) for _ in range(layers))
         if fusion == "edges":
             self.cross = nn.ModuleList(CrossAttention(hidden, dropout) for _ in range(layers))
         elif fusion == "cross_attention":
