@@ -59,8 +59,8 @@ def test_no_test_antigen_survives_the_antigen_disjoint_pool(chimera_index, tmp_p
     removed = {r["complex_id"]: r for r in csv.DictReader((out / "removed-antigen.csv").open())}
     assert removed["chimera"]["reason"] == "similar_antigen" and removed["chimera"]["held_out"] == TEST_IDS[0]
     # brute force, no prefilter: every antigen chain left in the pool is < 70 % identical to every test antigen
-    pool_seqs, _ = sequences_of(antigen_pool)
-    test_seqs, _ = sequences_of([SAMPLE[c] for c in TEST_IDS])
+    pool_seqs, _ = sequences_of(antigen_pool, root / "cache")  # read once by the command: its cache
+    test_seqs, _ = sequences_of([SAMPLE[c] for c in TEST_IDS], root / "cache")
     exact = Identity()
     for s in pool_seqs.values():
         for h in test_seqs.values():

@@ -50,13 +50,13 @@ def test_bagged_threshold_is_the_median_of_resampled_argmaxes():
     # the definition, pool by pool: each resample of complexes pooled, its MCC-argmax, their median
     draws = np.random.default_rng(11)
     argmaxes = []
-    for _ in range(20):
+    for _ in range(8):
         idx = draws.integers(0, len(pairs), len(pairs))
         y = np.concatenate([pairs[i][0] for i in idx])
         s = np.concatenate([pairs[i][1] for i in idx])
         argmaxes.append(round(best_mcc_threshold(y, s) * 100) - 1)
     expected = (int(np.median(argmaxes)) + 1) / 100
-    assert bagged_mcc_threshold(pairs, n_boot=20, seed=11) == pytest.approx(expected)
+    assert bagged_mcc_threshold(pairs, n_boot=8, seed=11) == pytest.approx(expected)
     # one complex, or one complex repeated (MCC does not change when every count doubles): the plain argmax
     one = best_mcc_threshold(*pairs[0])
     assert bagged_mcc_threshold(pairs[:1]) == pytest.approx(one)

@@ -512,7 +512,7 @@ def predict_batch(paths: list[Path], out_dir: str | Path, models: dict[str, Task
                             ", trying them again" if attempt == 1 else "")
         for i, (p, name) in items:
             if i not in answers:
-                answers[i] = ([], (str(p), why), [[name, "failed", why, "", "", "", "", "", str(p)]])
+                answers[i] = ([], (str(p), why), [_failure_row(name, "failed", why, p)])
     else:
         models = models or load_default_models(*model_dirs)
         for i, (p, name) in items:
@@ -534,14 +534,19 @@ def _batch_item(p: Path, name: str, out: Path, models: dict[str, TaskModel], wri
     try:
         results = predict_file(p, out, models, write_surfaces=write_surfaces, name=name)
     except AbsitesError as exc:
-        return [], (str(p), str(exc)), [[name, "skipped", str(exc), "", "", "", "", "", str(p)]]
+        return [], (str(p), str(exc)), [_failure_row(name, "skipped", str(exc), p)]
     except Exception as exc:  # noqa: BLE001 - one input must never stop the batch
         log.debug("unexpected failure on %s", p, exc_info=True)
         why = f"unexpected {type(exc).__name__}: {exc}"
-        return [], (str(p), why), [[name, "failed", why, "", "", "", "", "", str(p)]]
+        return [], (str(p), why), [_failure_row(name, "failed", why, p)]
     rows = [[r.name, "ok", "", r.roles.heavy, r.roles.light or "", ";".join(r.roles.antigen),
              str(int(r.in_contact)), str(r.outputs.get("csv", "")), str(p)] for r in results]
     return results, None, rows
+
+
+def _failure_row(name: str, status: str, why: str, path: Path) -> list[str]:
+    """A manifest row (:data:`MANIFEST_COLUMNS`) of an input that gave no prediction."""
+    return [name, status, why, "", "", "", "", "", str(path)]
 
 
 _PROCESS_MODELS: dict[tuple, dict[str, TaskModel]] = {}  # a batch worker process's models, loaded on its first file
