@@ -83,7 +83,7 @@ class EGNNLayer(MessagePassing):
     ``message_act=False``: the message MLP ``phi_e`` ends in its linear layer instead of a SiLU. A linear
     layer commutes with the sum over a node's edges, so it is applied per node after the sum, and it folds
     into the first layer of ``phi_x`` for the coordinate update: the same function as evaluating ``phi_e`` per
-    edge (tested), with two of the five per-edge hidden × hidden products left instead of five."""
+    edge (tested), with two per-edge hidden × hidden products per forward pass instead of five."""
 
     def __init__(self, hidden: int, edge_dim: int, dropout: float = 0.0, message_act: bool = True):
         super().__init__(aggr="add")
