@@ -23,7 +23,7 @@ from absites.data.index import read_index
 from absites.errors import AbsitesError
 from absites.evaluate.bench_config import BENCH_TASKS, BenchmarkConfig, git_commit, row_surface, run_dir_of
 from absites.evaluate.bench_tables import load_records, write_summary_csv
-from absites.provenance import machine_description
+from absites.provenance import available_cpus, machine_description
 from absites.metrics import evaluate
 from absites.data.augment import noisy_records as one_copy
 from absites.train.run import load_run
@@ -33,20 +33,35 @@ log = logging.getLogger(__name__)
 NOISE_METRICS = ("auroc", "auprc", "mcc_at_val")
 
 
-def noisy_records(entries, features, surface_names: list[str], sigma: float, seed: int = 0):
-    """(graphs, {surface config name: {complex id: (ab, ag) surfaces}}, skipped) for the perturbed entries."""
-    graphs, surfaces, skipped = [], {name: {} for name in surface_names}, []
+def noisy_records(entries, features, surface_names: list[str], sigma: float, seed: int = 0, workers: int = 1):
+    """(graphs, {surface config name: {complex id: (ab, ag)}}, skipped) for the perturbed entries, built in
+    ``workers`` processes (each copy's noise is drawn from its id, σ and ``seed``: the same in any process)."""
     configs = {name: load_surface_config(name) for name in surface_names}
-    for entry in entries:
-        try:
-            noisy, surf = one_copy(entry, features, sigma, seed, configs)
-        except AbsitesError as exc:
-            skipped.append(f"{entry.complex_id}: {exc}")
+    if workers > 1 and len(entries) > 1:
+        from joblib import Parallel, delayed
+
+        built = Parallel(n_jobs=min(workers, len(entries)))(
+            delayed(_one_noisy_copy)(e, features, sigma, seed, configs) for e in entries)
+    else:
+        built = [_one_noisy_copy(e, features, sigma, seed, configs) for e in entries]
+    graphs, surfaces, skipped = [], {name: {} for name in surface_names}, []
+    for entry, (copy, why) in zip(entries, built):
+        if copy is None:
+            skipped.append(f"{entry.complex_id}: {why}")
             continue
+        noisy, surf = copy
         for name in surface_names:
             surfaces[name][entry.complex_id] = surf[name]
         graphs.append(noisy)
     return graphs, surfaces, skipped
+
+
+def _one_noisy_copy(entry, features, sigma: float, seed: int, configs):
+    """((graph, surfaces), "") of one noisy copy, or (None, why) when it cannot be built."""
+    try:
+        return one_copy(entry, features, sigma, seed, configs), ""
+    except AbsitesError as exc:
+        return None, str(exc)
 
 
 def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0), out_root: str | Path = "results",
@@ -78,7 +93,7 @@ def run_robustness(bench: BenchmarkConfig, sigmas: tuple[float, ...] = (0.5, 1.0
         log.info("σ=%s: %d runs to evaluate, %d kept from runs.json", sigma, len(todo), len(records) - len(todo))
         # noisy surfaces only for the configs the runs still to evaluate read
         surface_names = sorted({row_surface(bench, bench.row(r.label)) for r in todo} - {None})
-        graphs, surfaces, skipped = noisy_records(entries, features, surface_names, sigma)
+        graphs, surfaces, skipped = noisy_records(entries, features, surface_names, sigma, workers=available_cpus())
         if skipped:
             log.warning("σ=%s: %d skipped: %s", sigma, len(skipped), "; ".join(skipped))
         for rec in todo:
