@@ -16,7 +16,7 @@ from absites.data.cache import RecordCache
 from absites.data.prepare import prepare, read_manifest
 from absites.structure.parse import read_structure
 from absites.structure.roles import detect_roles
-from conftest import SAMPLE, pdb_text, write_text
+from conftest import SAMPLE, SAMPLE_INDEX, pdb_text, write_text
 
 IDS = ["1ahw_BA_C", "1egj_HL_A", "3o2d_HL_A"]
 
@@ -43,9 +43,21 @@ def test_dask_backend_matches_local(tmp_path):
 
 @pytest.mark.slow
 def test_prepare_killed_midway_then_rerun(tmp_path):
-    cache = tmp_path / "cache"
-    cmd = [sys.executable, "-m", "absites.cli", "prepare", "--data", "sample", "--cache-dir", str(cache),
-           "--no-progress", "--workers", "1"]
+    """Twelve sample complexes (an index of them): killed after three records, then finished on both cores."""
+    import csv
+
+    with SAMPLE_INDEX.open() as fh:
+        rows = list(csv.DictReader(fh))[:12]
+    for r in rows:
+        r["file"] = str((SAMPLE_INDEX.parent / r["file"]).resolve())
+    index = tmp_path / "twelve.csv"
+    with index.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    cache, manifest = tmp_path / "cache", tmp_path / "manifest.csv"
+    cmd = [sys.executable, "-m", "absites.cli", "prepare", "--index", str(index), "--cache-dir", str(cache),
+           "--manifest", str(manifest), "--no-progress", "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(cache.glob("graphs/*/*.npz.sha256"))) < 3:
@@ -53,14 +65,14 @@ def test_prepare_killed_midway_then_rerun(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = {p.name.split(".")[0] for p in cache.glob("graphs/*/*.npz.sha256")}
-    assert 3 <= len(finished) < 30, "killed after some but not all records"
+    assert 3 <= len(finished) < 12, "killed after some but not all records"
     done = subprocess.run(cmd[:-1] + ["2"], capture_output=True, text=True)  # the rest on both cores
     assert done.returncode == 0, done.stderr
-    rows = read_manifest(cache / "manifests" / "sample-index-all.csv")
+    rows = read_manifest(manifest)
     status = {r["key"]: r["status"] for r in rows}
-    assert len(rows) == 30 and set(status.values()) <= {"cached", "built"}
+    assert len(rows) == 12 and set(status.values()) <= {"cached", "built"}
     assert all(status[k] == "cached" for k in finished)  # nothing finished was recomputed
-    assert sum(s == "built" for s in status.values()) == 30 - len(finished)
+    assert sum(s == "built" for s in status.values()) == 12 - len(finished)
     assert all(RecordCache(cache).status(r["key"]) == "ok" for r in rows)  # no corrupt record left
 
 
