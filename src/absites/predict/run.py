@@ -246,6 +246,7 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     from absites.predict import outputs
     from absites.structure.labels import atom_partner_distance
     from absites.surface.build import protein_surface
+    from absites.train.worker import run_notes
 
     t0 = time.perf_counter()
     features = features or FeatureConfig(**models["epitope"].meta["features"])
@@ -273,7 +274,7 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     notes = [f"chain {c} not numbered (no antibody variable domain ANARCI can place): predicted without CDRs, "
              "every residue a paratope candidate" for c in unnumbered]
     for task, _, _ in sides:  # what a model says about this input (e.g. epitope templates found)
-        notes += getattr(models[task].predict, "notes", lambda g, t=None: [])(graph, task)
+        notes += run_notes(models[task].predict, graph, task)
     notes = list(dict.fromkeys(notes))  # one model may serve both sides
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / name

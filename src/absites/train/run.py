@@ -367,7 +367,7 @@ def _load_member(run_dir: Path, worker=None):
 
 
 def _load_ensemble(path: Path):
-    from absites.train.worker import running_worker
+    from absites.train.worker import run_notes, running_worker
 
     state = json.loads(path.read_text())
     worker = running_worker()
@@ -383,7 +383,7 @@ def _load_ensemble(path: Path):
         """The weights (of ``task`` only, when given), then each member's own notes under its name."""
         said = [weights.describe(names, task)]
         for name, (fn, _, _) in zip(names, members):
-            said += [f"{name}: {note}" for note in (fn.notes(graph, task) if hasattr(fn, "notes") else [])]
+            said += [f"{name}: {note}" for note in run_notes(fn, graph, task)]
         return said + (steps.notes(graph) if task != "paratope" else [])
 
     run.notes = notes

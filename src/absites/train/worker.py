@@ -70,7 +70,7 @@ def worker_wanted() -> bool:
     return os.environ.get(ENV, "1") != "0" and "torch" not in sys.modules and available_cpus() >= 2
 
 
-def _notes(fn, graph, task=None) -> list[str]:
+def run_notes(fn, graph, task=None) -> list[str]:
     """What a loaded run's predict function says about ``graph`` (none when it has no ``notes``)."""
     return fn.notes(graph, task) if hasattr(fn, "notes") else []
 
@@ -172,7 +172,7 @@ class RemoteRun:
                 self._here(str(exc))
         if kind == "predict":
             return self.local(*args)
-        return _notes(self.local, *args)
+        return run_notes(self.local, *args)
 
     def __call__(self, graphs, surfaces=None):
         return self._ask("predict", graphs, surfaces)
@@ -220,7 +220,7 @@ def main() -> None:
             elif kind == "predict":
                 value = runs[key](*args)
             elif kind == "notes":
-                value = _notes(runs[key], *args)
+                value = run_notes(runs[key], *args)
             else:
                 raise ValueError(f"unknown request {kind!r}")
             reply = ("ok", value)
