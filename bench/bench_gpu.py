@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> str:
     t0 = time.perf_counter()
     for needs_surface in (False, True):
         cfg = surface if needs_surface else None
-        parts = [load_split(s, data, features, cfg, workers=args.workers) for s in ("train", "val")]
-        splits[needs_surface] = [make_samples(p.graphs[: args.limit], p.surfaces) for p in parts]
+        parts = [load_split(s, data, features, cfg, workers=args.workers, limit=args.limit) for s in ("train", "val")]
+        splits[needs_surface] = [make_samples(p.graphs, p.surfaces) for p in parts]
     prepare_s = time.perf_counter() - t0
     modes = {"config": [base.compile], "off": [False], "on": [True], "both": [False, True]}[args.compile]
     if device.type != "cuda":

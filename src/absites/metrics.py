@@ -1,7 +1,7 @@
 """Scores of residue predictions, one implementation for every stage (a leaf module: models, train and
 evaluate import it; it imports no stage).
 
-Metrics: AUROC and AUPRC (average precision) and MCC from scikit-learn; precision, recall and F1 at a
+Metrics: AUROC and AUPRC (average precision) from scikit-learn; MCC, precision, recall and F1 at a
 threshold. Undefined values (one class only) are NaN, never a silent 0 or 1.
 
 Tasks (the reference's protocol):
@@ -47,16 +47,22 @@ def confusion(y: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int]:
     return int((y & pred).sum()), int((~y & pred).sum()), int((~y & ~pred).sum()), int((y & ~pred).sum())
 
 
-def threshold_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """MCC (scikit-learn; 0 when a row or column of the confusion matrix is empty), precision, recall, F1."""
-    from sklearn.metrics import matthews_corrcoef
+def mcc_from_counts(tp, fp, tn, fn):
+    """Matthews correlation from confusion counts (scalars or arrays); 0 where a row or column of the
+    confusion matrix is empty (scikit-learn's convention)."""
+    tp, fp, tn, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, tn, fn))
+    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return np.divide(tp * tn - fp * fn, den, out=np.zeros_like(den), where=den > 0)
 
+
+def threshold_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """MCC (0 when a row or column of the confusion matrix is empty, as in scikit-learn), precision, recall, F1."""
     y, pred = np.asarray(y).astype(bool), np.asarray(score) >= threshold
     tp, fp, tn, fn = confusion(y, pred)
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / (tp + fn) if tp + fn else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-    mcc = float(matthews_corrcoef(y, pred)) if y.size else float("nan")
+    mcc = float(mcc_from_counts(tp, fp, tn, fn)) if y.size else float("nan")
     return {"mcc": mcc, "precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
@@ -100,10 +106,7 @@ def bagged_mcc_threshold(pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int
     for idx in draws:
         t_p, f_p = tp[idx].sum(0), fp[idx].sum(0)
         p, n = pos[idx].sum(), size[idx].sum() - pos[idx].sum()
-        f_n, t_n = p - t_p, n - f_p
-        den = np.sqrt((t_p + f_p) * p * n * (t_n + f_n))
-        mcc = np.divide(t_p * t_n - f_p * f_n, den, out=np.zeros_like(den), where=den > 0)
-        best.append(int(np.argmax(mcc)))
+        best.append(int(np.argmax(mcc_from_counts(t_p, f_p, n - f_p, p - t_p))))
     return float(THRESHOLD_GRID[int(np.median(best))])
 
 

@@ -11,7 +11,13 @@ import pytest
 from absites.config import CONFIG_DIR
 from absites.data.index import SplitSpec, read_index
 from absites.errors import ConfigError
-from absites.evaluate.benchmark import job_path, load_benchmark_config, run_benchmark, write_tables
+from absites.evaluate.benchmark import (
+    job_path,
+    load_benchmark_config,
+    measure_preparation,
+    run_benchmark,
+    write_tables,
+)
 from absites.evaluate.robustness import run_robustness
 from conftest import FULL_INDEX
 
@@ -60,6 +66,10 @@ def test_benchmark_writes_tables_and_figures(sample_bench):
     folder = out / "sample"
     for name in ("table.md", "table.csv", "roc.png", "pr.png", "preparation.json"):
         assert (folder / name).stat().st_size > 0
+    # preparation timed for the inputs the rows run need: graphs only (no surface row ran)
+    prep = json.loads((folder / "preparation.json").read_text())
+    assert set(prep["seconds_per_complex"]) == {"graph"} and prep["seconds_per_complex"]["graph"] > 0
+    assert measure_preparation(cfg, rows=[cfg.row("pointnet")], skip=("graph", "surface:coarse")) == {}
     with (folder / "table.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["model"], r["task"]) for r in rows} == {(m, t) for m in ROWS for t in ("paratope", "epitope_surface", "epitope")}

@@ -28,6 +28,14 @@ def test_agrees_with_sklearn(seed):
     assert got["f1"] == pytest.approx(skm.f1_score(y, pred), abs=1e-12)
 
 
+def test_mcc_of_an_empty_confusion_row_or_column_is_zero_as_in_sklearn():
+    y = np.array([1, 0, 1, 0, 0], bool)
+    for score in (np.ones(5), np.zeros(5), np.array([0.9, 0.1, 0.8, 0.2, 0.3])):  # all called, none, perfect
+        pred = score >= 0.5
+        assert all_metrics(y, score, 0.5)["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred), abs=1e-12)
+    assert all_metrics(np.zeros(5, bool), np.linspace(0, 1, 5), 0.5)["mcc"] == 0.0  # one class
+
+
 def test_undefined_is_nan():
     assert np.isnan(auroc(np.zeros(5), np.arange(5)))
     assert np.isnan(auprc(np.zeros(5), np.arange(5)))

@@ -133,17 +133,21 @@ def run_job(bench: BenchmarkConfig, label: str, seed: int, out_dir: Path, runs_d
     return record
 
 
-def measure_preparation(bench: BenchmarkConfig, n: int = 3) -> dict[str, float]:
+def measure_preparation(bench: BenchmarkConfig, n: int = 3, rows: list | None = None,
+                        skip: tuple[str, ...] = ()) -> dict[str, float]:
     """Median seconds per complex to build records from scratch (one process), for the first ``n``
     test complexes: residue graph (parse, numbering, labels, SASA, graph), and graph + surfaces for
-    each surface config."""
+    each surface config of ``rows`` (all the benchmark's rows when None). Keys in ``skip`` (``graph``,
+    ``surface:<name>``) are not measured."""
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     spec = bench.splits["test"]
     entries = read_index(data.data_root() / data.index, split=spec.value, split_column=spec.column,
                          sets=spec.sets, primary_only=data.primary_only)[:n]
     out: dict[str, float] = {}
-    surfaces = surface_names(bench.rows)
+    surfaces = surface_names(bench.rows if rows is None else rows)
     for name in [None, *surfaces]:
+        if ("graph" if name is None else f"surface:{name}") in skip:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             times = []
             for entry in entries:
@@ -176,10 +180,16 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
             if part.skipped:
                 log.warning("%s %s: %d skipped (%s)", spec.describe(), name or "graphs", len(part.skipped),
                             "; ".join(part.skipped[:3]))
+    # measured once per benchmark and input kind, for the kinds the rows run need (delete the file to
+    # measure again); the machine and commit are those of the first measurement
     prep_path = out_dir / "preparation.json"
-    if not prep_path.exists():  # measured once per benchmark (delete the file to measure again)
-        prep_path.write_text(json.dumps({"seconds_per_complex": measure_preparation(bench),
-                                         "machine": machine_description(), "commit": git_commit()}, indent=1))
+    prep = json.loads(prep_path.read_text()) if prep_path.exists() else {}
+    measured = prep.get("seconds_per_complex", {})
+    new = measure_preparation(bench, rows=rows, skip=tuple(measured))
+    if new or not prep_path.exists():
+        prep = {"machine": machine_description(), "commit": git_commit(), **prep,
+                "seconds_per_complex": {**measured, **new}}
+        prep_path.write_text(json.dumps(prep, indent=1))
     _complete_records(bench, out_dir, runs_dir)
     todo = [(r.label, s) for s in seeds for r in rows
             if force or not job_path(out_dir, r.label, s).exists()

@@ -53,8 +53,9 @@ class SplitData:
 
 
 def load_split(split: str | SplitSpec, data: DataConfig, features: FeatureConfig, surface: SurfaceConfig | None,
-               workers: int = 2, split_column: str = "split") -> SplitData:
-    """Prepare (or reuse) the records of one split and load them."""
+               workers: int = 2, split_column: str = "split", limit: int | None = None) -> SplitData:
+    """Prepare (or reuse) the records of one split and load them (only its first ``limit`` complexes when
+    given: nothing else of the split is prepared)."""
     spec = SplitSpec.of(split, split_column)
     index = data.data_root() / data.index
     if spec.index:  # this part reads its own index: relative paths from the project root
@@ -65,11 +66,14 @@ def load_split(split: str | SplitSpec, data: DataConfig, features: FeatureConfig
                          sets=spec.sets)
     if not entries:
         raise AbsitesError(f"{index}: no complex in split {spec.describe()}")
+    if limit is not None:
+        entries = entries[:limit]
     cache = data.cache_path()
     surface_tag = ""
     if surface is not None:  # one manifest per surface config: a shared one would be overwritten in turn
         surface_tag = "-surface" if surface == SurfaceConfig() else f"-surface-{surface.cache_tag()}"
-    manifest = cache / "manifests" / f"{index.parent.name}-{index.stem}-{spec.tag}{surface_tag}.csv"
+    first = f"-first{limit}" if limit is not None else ""  # a part of the split: its own manifest
+    manifest = cache / "manifests" / f"{index.parent.name}-{index.stem}-{spec.tag}{first}{surface_tag}.csv"
     results = prepare(entries, features, cache, workers=workers, manifest_path=manifest, progress=False,
                       surface_cfg=surface)
     skipped = [f"{r.complex_id}: {r.reason}" for r in results
