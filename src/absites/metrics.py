@@ -1,8 +1,8 @@
 """Scores of residue predictions, one implementation for every stage (a leaf module: models, train and
 evaluate import it; it imports no stage).
 
-Metrics: AUROC and AUPRC (average precision) from scikit-learn; MCC, precision, recall and F1 at a
-threshold. Undefined values (one class only) are NaN, never a silent 0 or 1.
+Metrics: AUROC and AUPRC (average precision), equal to scikit-learn's (tested) and computed in one sort;
+MCC, precision, recall and F1 at a threshold. Undefined values (one class only) are NaN, never a silent 0 or 1.
 
 Tasks (the reference's protocol):
 
@@ -23,23 +23,44 @@ if TYPE_CHECKING:  # annotations only: any object with the record's arrays will 
 METRIC_NAMES: tuple[str, ...] = ("auroc", "auprc", "mcc", "precision", "recall", "f1")
 
 
-def auroc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+def _descending(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels sorted by descending score, and the index of the last item of each run of equal scores."""
+    if y.shape != score.shape:
+        raise ValueError(f"{y.size} labels but {score.size} scores")
+    if not np.isfinite(score).all():
+        raise ValueError("scores contain NaN or infinity")
+    order = np.argsort(-score, kind="mergesort")
+    s = score[order]
+    return y[order], np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
 
-    y = np.asarray(y).astype(bool)
+
+def auroc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve: trapezoids between distinct score thresholds, so tied scores count half
+    (the Mann–Whitney statistic; scikit-learn's ``roc_auc_score``, computed in one sort)."""
+    y = np.asarray(y).astype(bool).ravel()
     if y.all() or not y.any():
         return float("nan")
-    return float(roc_auc_score(y, np.asarray(score, dtype=np.float64)))
+    score = np.asarray(score, dtype=np.float64).ravel()
+    ys, last = _descending(y, score)
+    tps = np.cumsum(ys)[last].astype(np.float64)  # positives and negatives above each distinct threshold
+    fps = (last + 1) - tps
+    # trapezoids between consecutive thresholds of the ROC curve, from (0, 0)
+    tpr, fpr = np.r_[0.0, tps] / tps[-1], np.r_[0.0, fps] / fps[-1]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
 
 
 def auprc(y: np.ndarray, score: np.ndarray) -> float:
-    """Average precision: Σ (R_k − R_{k−1}) P_k over distinct score thresholds."""
-    from sklearn.metrics import average_precision_score
-
-    y = np.asarray(y).astype(bool)
+    """Average precision: Σ (R_k − R_{k−1}) P_k over distinct score thresholds (scikit-learn's
+    ``average_precision_score``, computed in one sort)."""
+    y = np.asarray(y).astype(bool).ravel()
     if not y.any():
         return float("nan")
-    return float(average_precision_score(y, np.asarray(score, dtype=np.float64)))
+    score = np.asarray(score, dtype=np.float64).ravel()
+    ys, last = _descending(y, score)
+    tps = np.cumsum(ys)[last].astype(np.float64)
+    precision = tps / (last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def confusion(y: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int]:

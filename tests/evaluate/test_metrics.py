@@ -9,7 +9,7 @@ from sklearn import metrics as skm
 from absites.metrics import all_metrics, auprc, auroc, bagged_mcc_threshold, best_mcc_threshold
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(12))
 def test_agrees_with_sklearn(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 3000))
@@ -36,9 +36,17 @@ def test_mcc_of_an_empty_confusion_row_or_column_is_zero_as_in_sklearn():
     assert all_metrics(np.zeros(5, bool), np.linspace(0, 1, 5), 0.5)["mcc"] == 0.0  # one class
 
 
-def test_undefined_is_nan():
+def test_undefined_is_nan_and_bad_scores_are_refused():
     assert np.isnan(auroc(np.zeros(5), np.arange(5)))
     assert np.isnan(auprc(np.zeros(5), np.arange(5)))
+    y = np.array([1, 0, 1, 0], bool)
+    for bad in (np.array([0.1, np.nan, 0.3, 0.2]), np.array([0.1, np.inf, 0.3, 0.2])):
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            auroc(y, bad)
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            auprc(y, bad)
+    with pytest.raises(ValueError, match="4 labels but 3 scores"):
+        auroc(y, np.array([0.1, 0.2, 0.3]))
 
 
 def test_best_threshold_separates():
