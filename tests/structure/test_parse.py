@@ -191,3 +191,110 @@ def test_calpha_only_model_rejected(tmp_path):
     lines = [l for l in pdb_text(ENTRY).splitlines(keepends=True) if l.startswith("ATOM") and l[12:16] == " CA "]
     with pytest.raises(StructureFileError, match="C-alpha-only"):
         read_structure(write_text(tmp_path / "ca.pdb", "".join(lines)))
+
+
+# --- the column-wise PDB reader against Biopython's (absites.structure.parse._residues_fast) ---
+
+def _chunk() -> list[str]:
+    """The first four residues of chains A and C of 1ahw (ATOM lines, 80 columns)."""
+    lines = atom_lines(pdb_text(ENTRY))
+    keep = [l for l in lines if l[21] in "AC" and int(l[22:26]) <= (4 if l[21] == "A" else 5)]
+    return [l.ljust(80) for l in keep]
+
+
+def _atom(line: str, *, name: str | None = None, altloc: str | None = None, occ: float | None = None,
+          dx: float = 0.0, resname: str | None = None, record: str | None = None, element: str | None = None,
+          resseq: int | None = None, chain: str | None = None) -> str:
+    """An edit of one 80-column atom line."""
+    line = list(line)
+    if record is not None:
+        line[0:6] = record.ljust(6)
+    if name is not None:
+        line[12:16] = name
+    if altloc is not None:
+        line[16] = altloc
+    if resname is not None:
+        line[17:20] = resname.rjust(3)
+    if chain is not None:
+        line[21] = chain
+    if resseq is not None:
+        line[22:26] = f"{resseq:4d}"
+    if dx:
+        line[30:38] = f"{float(''.join(line[30:38])) + dx:8.3f}"
+    if occ is not None:
+        line[54:60] = f"{occ:6.2f}"
+    if element is not None:
+        line[76:78] = element.rjust(2)
+    return "".join(line)
+
+
+def _variants() -> dict[str, tuple[list[str], bool]]:
+    """name -> (atom lines, whether the fast reader takes the file itself)."""
+    base = _chunk()
+    ca = next(i for i, l in enumerate(base) if l[12:16] == " CA ")
+    a_lines = [l for l in base if l[21] == "A"]
+    first_res = [l for l in a_lines if int(l[22:26]) == 1]
+    out = {"plain": (base, True)}
+    # altlocs of one atom: equal occupancy (the first wins), a better second one (it wins)
+    for label, (o1, o2) in {"altloc tie": (0.5, 0.5), "altloc better second": (0.4, 0.6)}.items():
+        lines = list(base)
+        lines[ca:ca + 1] = [_atom(base[ca], altloc="A", occ=o1), _atom(base[ca], altloc="B", occ=o2, dx=0.7)]
+        out[label] = (lines, True)
+    lines = list(base)  # a blank altloc then an altloc of the same atom: Biopython nests them
+    lines[ca + 1:ca + 1] = [_atom(base[ca], altloc="B", occ=0.3, dx=0.7)]
+    out["blank then altloc"] = (lines, False)
+    # a point mutation: residue 1 as ASP (altloc A) and as ALA (altloc B) under one number
+    mutant = [_atom(l, altloc="B", occ=0.4, resname="ALA", dx=0.3) for l in first_res[:5]]
+    lines = [_atom(l, altloc="A", occ=0.6) if l in first_res else l for l in base]
+    at = max(i for i, l in enumerate(lines) if l[21] == "A" and int(l[22:26]) == 1) + 1
+    out["point mutation"] = (lines[:at] + mutant + lines[at:], False)
+    out["residue defined twice"] = (base + [_atom(l, dx=5.0) for l in first_res], False)
+    # waters of chain A after chain C (the chain resumes), and a ligand numbered like a protein residue
+    water = _atom(first_res[0], record="HETATM", name=" O  ", resname="HOH", resseq=501, element="O")
+    ligand = _atom(first_res[1], record="HETATM", name=" C1 ", resname="NAG", resseq=2, element="C")
+    out["waters after other chains"] = (base + [water], True)
+    out["ligand numbered like a residue"] = (base + [ligand], True)
+    out["hydrogens"] = (base[:ca + 1] + [_atom(base[ca], name=" HA ", element="H", dx=1.0)] + base[ca + 1:], True)
+    out["no element column"] = ([l[:76] for l in base], False)
+    out["names differ only in spaces"] = (base[:ca + 1] + [_atom(base[ca], name="CA  ", dx=0.5)] + base[ca + 1:],
+                                          False)
+    half = len(base) // 2
+    out["two models"] = (["MODEL        1"] + base + ["ENDMDL", "MODEL        2"] + [_atom(l, dx=9.0) for l in base]
+                         + ["ENDMDL"], True)
+    out["atoms after END"] = (base[:half] + ["END   "] + base[half:], True)
+    out["atoms after CONECT"] = (base[:half] + ["CONECT    1    2"] + base[half:], True)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_variants()))
+@pytest.mark.parametrize("crlf", [False, True])
+def test_fast_reader_equals_biopython_or_declines(tmp_path, monkeypatch, name, crlf):
+    import absites.structure.parse as parse
+
+    lines, fast = _variants()[name]
+    text = ("\r\n" if crlf else "\n").join(["REMARK   test", *lines, "END"]) + "\n"
+    path = write_text(tmp_path / "edit.pdb", text)
+    assert (parse._residues_fast(text) is not None) == fast
+    got = read_structure(path)
+    monkeypatch.setattr(parse, "FAST_PDB", False)
+    expected = read_structure(path)
+    for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
+                  "res_icode", "res_name", "res_aa"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=field)
+    assert (got.n_unknown, got.non_protein_chains) == (expected.n_unknown, expected.non_protein_chains)
+    if name == "altloc tie" or name == "altloc better second":  # the chosen altloc's coordinates
+        ca = atom_lines(text)[[l[12:16] for l in atom_lines(text)].index(" CA ") + (name != "altloc tie")]
+        assert got.atom_coords[got.atom_names == "CA"][0][0] == pytest.approx(float(ca[30:38]), abs=1e-3)
+
+
+def test_fast_reader_equals_biopython_on_sample_files(monkeypatch):
+    import absites.structure.parse as parse
+
+    for cid in sorted(SAMPLE)[:6]:
+        got = read_structure(SAMPLE[cid].path)
+        monkeypatch.setattr(parse, "FAST_PDB", False)
+        expected = read_structure(SAMPLE[cid].path)
+        monkeypatch.setattr(parse, "FAST_PDB", True)
+        for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
+                      "res_icode", "res_name"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=f"{cid} {field}")
