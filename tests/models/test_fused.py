@@ -77,3 +77,25 @@ def test_training_keeps_freed_memory_on_glibc(monkeypatch):
         assert keep_freed_memory() is True
     monkeypatch.setenv("ABSITES_MALLOC", "0")
     assert keep_freed_memory() is False
+
+
+def test_gatv2net_adds_the_self_loops_once_as_each_layer_would(batch, monkeypatch):
+    """GATv2Net adds the within-protein self loops (edge features: the incoming mean) once per forward; the
+    same model with every layer adding its own gives the same logits and gradients."""
+    import absites.models.gnn as gnn
+
+    torch.manual_seed(0)
+    net = gnn.GATv2Net(batch.x.shape[1]).eval()
+    kw = dict(x=batch.x, edge_index=batch.edge_index, edge_attr=batch.edge_attr,
+              cross_edge_index=batch.cross_edge_index, is_antibody=batch.is_antibody, batch=batch.batch)
+    got = net(**kw)
+    got_grads = torch.autograd.grad(got.square().sum(), list(net.parameters()))
+    monkeypatch.setattr(gnn, "remove_self_loops", lambda ei, ea: (ei, ea))
+    monkeypatch.setattr(gnn, "add_self_loops", lambda ei, ea, **kwargs: (ei, ea))
+    for conv in net.intra:
+        conv.add_self_loops = True
+    want = net(**kw)
+    want_grads = torch.autograd.grad(want.square().sum(), list(net.parameters()))
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    for a, b in zip(got_grads, want_grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)

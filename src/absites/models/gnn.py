@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, MessagePassing
-from torch_geometric.utils import softmax
+from torch_geometric.utils import add_self_loops, remove_self_loops, softmax
 
 from absites.models.bipartite import CrossPairs, cross_pairs, dense_dot_attention, dense_gat, dense_gatv2
 from absites.models.dropout import Dropout
@@ -202,7 +202,8 @@ class GATv2Net(nn.Module):
         self.fusion = check_fusion(fusion, GRAPH_FUSIONS)
         self.embed = nn.Linear(in_dim, hidden)
         self.intra = nn.ModuleList(
-            FusedGATv2Conv(hidden, hidden // heads, heads=heads, edge_dim=EDGE_DIM, dropout=dropout)
+            FusedGATv2Conv(hidden, hidden // heads, heads=heads, edge_dim=EDGE_DIM, dropout=dropout,
+                           add_self_loops=False)  # added once per forward instead (below)
             for _ in range(layers))
         if fusion == "edges":
             self.inter = nn.ModuleList(
@@ -216,12 +217,15 @@ class GATv2Net(nn.Module):
         self.head = mlp([hidden * (2 if fusion == "late" else 1) + in_dim, hidden, 1], dropout)
 
     def forward(self, x, edge_index, edge_attr, cross_edge_index, is_antibody=None, batch=None):
-        ef = edge_features(edge_attr)
+        # the self loops GATv2Conv adds (edge features: the mean of each residue's incoming ones), added once
+        # here: every layer would compute the same
+        loops, ef = add_self_loops(*remove_self_loops(edge_index, edge_features(edge_attr)), fill_value="mean",
+                                   num_nodes=x.shape[0])
         h = self.embed(x)
         pairs = (cross_pairs(cross_edge_index, is_antibody, batch)
                  if self.fusion == "edges" and is_antibody is not None else None)
         for i, intra in enumerate(self.intra):
-            h = h + self.dropout(intra(self.norms[2 * i](h), edge_index, ef).relu())
+            h = h + self.dropout(intra(self.norms[2 * i](h), loops, ef).relu())
             if self.fusion == "edges":
                 cross = _across(self.inter[i], self.norms[2 * i + 1](h), cross_edge_index, pairs, dense_gatv2)
                 h = h + self.dropout(cross.relu())
