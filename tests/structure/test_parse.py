@@ -298,3 +298,75 @@ def test_fast_reader_equals_biopython_on_sample_files(monkeypatch):
         for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
                       "res_icode", "res_name"):
             np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=f"{cid} {field}")
+
+
+def _as_mmcif(pdb_text: str) -> str:
+    """``pdb_text`` as Biopython reads it, written back as mmCIF (altlocs, waters and ligands kept)."""
+    from io import StringIO
+
+    structure = PDBParser(QUIET=True).get_structure("edit", StringIO(pdb_text))
+    out = StringIO()
+    writer = MMCIFIO()
+    writer.set_structure(structure)
+    writer.save(out)
+    return out.getvalue()
+
+
+def _same_structures(path, monkeypatch):
+    import absites.structure.parse as parse
+
+    monkeypatch.setattr(parse, "FAST_PDB", True)
+    try:
+        got = read_structure(path)
+    except StructureFileError as exc:
+        got = str(exc)
+    monkeypatch.setattr(parse, "FAST_PDB", False)
+    try:
+        expected = read_structure(path)
+    except StructureFileError as exc:
+        expected = str(exc)
+    monkeypatch.setattr(parse, "FAST_PDB", True)
+    if isinstance(got, str) or isinstance(expected, str):
+        assert got == expected
+        return
+    for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
+                  "res_icode", "res_name", "res_aa"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=field)
+    assert (got.n_unknown, got.non_protein_chains) == (expected.n_unknown, expected.non_protein_chains)
+
+
+@pytest.mark.parametrize("name", sorted(_variants()))
+def test_fast_mmcif_reader_equals_biopython(tmp_path, monkeypatch, name):
+    lines, _ = _variants()[name]
+    text = _as_mmcif("\n".join(["REMARK   test", *lines, "END"]) + "\n")
+    _same_structures(write_text(tmp_path / "edit.cif", text), monkeypatch)
+
+
+def test_fast_mmcif_reader_declines_what_it_cannot_split_and_reads_the_rest(tmp_path, monkeypatch):
+    import absites.structure.parse as parse
+
+    text = _as_mmcif("\n".join(_chunk()) + "\nEND\n")
+    head, rows = text.split("ATOM ", 1)
+    rows = "ATOM " + rows
+    atom_rows = [r for r in rows.splitlines() if r.startswith(("ATOM", "HETATM"))]
+    cases = {  # edited text, whether the fast reader takes it
+        "as written": (text, True),
+        "CRLF": (text.replace("\n", "\r\n"), True),
+        "blank line between rows": (head + "\n".join(atom_rows[:5] + [""] + atom_rows[5:]) + "\n#\n", True),
+        "second model": (head + "\n".join(atom_rows + [r.replace(" 1 ", " 2 ") for r in atom_rows[-3:]])
+                         + "\n#\n", True),
+        "quoted atom name": (text.replace(" CA  ", ' "CA" ', 1), False),
+        "comment inside the loop": (head + "\n".join(atom_rows[:5] + ["# a comment"] + atom_rows[5:]) + "\n#\n",
+                                    False),
+        "no type_symbol": ("\n".join(l for l in text.splitlines() if "type_symbol" not in l) + "\n", False),
+        "unreadable coordinate": (text.replace("-8.273", "?", 1), False),
+    }
+    if "type_symbol" in text:  # drop the column's values with its name: the rows lose their third token
+        kept = []
+        for line in cases["no type_symbol"][0].splitlines():
+            parts = line.split()
+            kept.append(" ".join(parts[:2] + parts[3:]) if line.startswith(("ATOM", "HETATM")) else line)
+        cases["no type_symbol"] = ("\n".join(kept) + "\n", False)
+    for name, (edited, fast) in cases.items():
+        assert (parse._residues_fast(edited, "cif") is not None) == fast, name
+        _same_structures(write_text(tmp_path / f"{name.replace(' ', '_')}.cif", edited), monkeypatch)

@@ -17,9 +17,10 @@ Rules (each covered by a test):
 * amino acids of unknown type become ``UNK`` and are counted;
 * hydrogens and deuteriums are dropped (every downstream rule uses heavy atoms).
 
-PDB files are read column-wise with NumPy (:func:`_residues_fast`); mmCIF files, and PDB files outside the
-plain case that reader declines, go through Biopython's parsers. Both feed the same rules above, and they
-give equal structures on every PDB file of the project's data (tested on edited files and sample files).
+PDB files and the ``_atom_site`` loop of mmCIF files are read column-wise with NumPy (:func:`_residues_fast`);
+files outside the plain case that reader declines go through Biopython's parsers. Both feed the same rules
+above, and they give equal structures on every PDB file of the project's data and on mmCIF copies of them
+(tested on edited files and sample files).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 512 * 1024 * 1024  # decompressed; a whole ribosome is ~50 MB
 CIF_SUFFIXES = (".cif", ".mmcif", ".bcif")
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".pdb1", *CIF_SUFFIXES)
-FAST_PDB = True  # PDB files through the column-wise reader (Biopython when it declines); False: Biopython always
+FAST_PDB = True  # files through the column-wise reader (Biopython when it declines); False: Biopython always
 
 
 def structure_stem(path: str | Path) -> str:
@@ -285,17 +286,25 @@ def _known_elements() -> frozenset[str]:
     return frozenset(e.upper() for e in atom_weights)
 
 
-def _residues_fast(text: str) -> list[tuple[str, list[_FileResidue]]] | None:
-    """The first model of a PDB file read column-wise with NumPy: Biopython's ``PDBParser`` result (residue
-    and atom order, highest-occupancy altlocs, elements, float32 coordinates), ~5x faster per file with the
-    gunzip and checks around it (bench/RESULTS.md).
+@dataclass
+class _Columns:
+    """The first model's atom records as arrays (one row per record, file order), before any residue rules."""
 
-    Returns None for anything outside the plain case, and the caller then asks Biopython: a residue id used
-    twice in a chain (a redefined residue or a point mutation), an atom name twice in a residue without
-    distinct altlocs, names that differ only in spaces, a missing or unknown element (Biopython guesses it
-    from the name), an altloc atom without occupancy, a second model before the first ends, or any field
-    NumPy cannot read. ``tests/structure/test_parse.py`` checks the two readers give equal structures.
-    """
+    het: np.ndarray  # bool: HETATM
+    resname: np.ndarray  # str, stripped
+    chain: np.ndarray  # str
+    seqnum: np.ndarray  # int64
+    icode: np.ndarray  # str, " " when none
+    altloc: np.ndarray  # str, " " when none
+    name: np.ndarray  # str: the atom name Biopython uses
+    fullname: np.ndarray  # str: the name as written (PDB: with its spaces)
+    element: np.ndarray  # str, upper case
+    coords: np.ndarray  # (n, 3) float64
+    occupancy: np.ndarray  # float64, NaN when missing
+
+
+def _pdb_columns(text: str) -> _Columns | None:
+    """The first model of a PDB file, column by column (80-column grid, NumPy casts); None if unreadable."""
     coord_lines: list[str] = []
     opened = False  # Biopython's model: from the first MODEL / ATOM / HETATM to ENDMDL, END, CONECT or a new MODEL
     for line in text.split("\n"):
@@ -330,33 +339,118 @@ def _residues_fast(text: str) -> list[tuple[str, list[_FileResidue]]] | None:
         occupancy[filled] = occ_raw[filled].astype(np.float64)
     except ValueError:
         return None
-    if not np.isfinite(coords).all():
-        return None
-    het = column(0, 6) == b"HETATM"
-    resname = np.char.strip(column(17, 20))
-    water = het & ((resname == b"HOH") | (resname == b"WAT"))
-    kind = np.where(water, 2, het.astype(np.int64))  # 0 ATOM, 1 HETATM, 2 water
-    chain, icode, altloc, fullname = column(21, 22), column(26, 27), column(16, 17), column(12, 16)
-    element = np.char.upper(np.char.strip(column(76, 78)))
-    known = _known_elements()
-    if any(e.decode() not in known for e in np.unique(element)):
-        return None
+    fullname = column(12, 16).astype("U4")
+    values, code = np.unique(fullname, return_inverse=True)
     # atom names: stripped, unless they hold an inner space (Biopython keeps those whole)
-    full_values, full_code = np.unique(fullname, return_inverse=True)
-    full_text = [f.decode() for f in full_values]
-    stripped = [f.strip() if len(f.split()) == 1 else f for f in full_text]
-    name_values, name_of_full = np.unique(np.array(stripped, dtype=object), return_inverse=True)
-    name_code = name_of_full[full_code]
+    name = np.array([f.strip() if len(f.split()) == 1 else f for f in values.tolist()], dtype="U4")[code]
+    return _Columns(het=column(0, 6) == b"HETATM", resname=np.char.strip(column(17, 20)).astype("U3"),
+                    chain=column(21, 22).astype("U1"), seqnum=seqnum, icode=column(26, 27).astype("U1"),
+                    altloc=column(16, 17).astype("U1"), name=name, fullname=fullname,
+                    element=np.char.upper(np.char.strip(column(76, 78))).astype("U2"), coords=coords,
+                    occupancy=occupancy)
+
+
+_CIF_FIELDS = ("group_PDB", "type_symbol", "label_atom_id", "label_alt_id", "label_comp_id", "auth_asym_id",
+               "pdbx_PDB_ins_code", "Cartn_x", "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv")
+
+
+def _cif_columns(text: str) -> _Columns | None:
+    """The first model of an mmCIF file's ``_atom_site`` loop, as Biopython's ``MMCIFParser`` reads it
+    (author chain and residue numbers, ``label_atom_id`` names); None for anything but one data block with
+    one atom_site loop of one unquoted row per line and every value Biopython needs readable."""
+    if text.count("\ndata_") + text.startswith("data_") != 1:
+        return None
+    lines = text.split("\n")
+    fields: list[str] = []
+    rows: list[str] = []
+    i = 0
+    while i < len(lines) and not lines[i].startswith("_atom_site."):
+        i += 1
+    if i == 0 or lines[i - 1].strip() != "loop_":
+        return None  # no atom_site loop (or a one-row key-value block)
+    while i < len(lines) and lines[i].startswith("_atom_site."):
+        fields.append(lines[i].strip()[len("_atom_site."):])
+        i += 1
+    ends = ("#", "_", ";", "loop_", "data_")
+    while i < len(lines) and not lines[i].startswith(ends):
+        if lines[i].strip():
+            rows.append(lines[i])
+        i += 1
+    # a comment does not end a CIF loop: values after it would still be atoms
+    j = i
+    while j < len(lines) and (not lines[j].strip() or lines[j].startswith("#")):
+        j += 1
+    if j < len(lines) and not lines[j].startswith(("_", "loop_", "data_")):
+        return None
+    if "_atom_site." in "\n".join(lines[i:]) or not rows:
+        return None  # a second atom_site block
+    body = "\n".join(rows)
+    if "'" in body or '"' in body:
+        return None  # quoted values (primed atom names): MMCIF2Dict's tokenizer
+    try:
+        table = np.array(body.encode("ascii").split())  # bytes: NumPy casts them to numbers ~3x faster than str
+    except UnicodeEncodeError:
+        return None
+    if table.size != len(rows) * len(fields):
+        return None  # a row split over lines, or a short one
+    table = table.reshape(len(rows), len(fields))
+    index = {f: k for k, f in enumerate(fields)}
+    seq_field = "auth_seq_id" if "auth_seq_id" in index else "label_seq_id"
+    if any(f not in index for f in (*_CIF_FIELDS, seq_field, "id")):
+        return None
+    col = {f: table[:, index[f]] for f in (*_CIF_FIELDS, seq_field)}
+    for f in ("group_PDB", "type_symbol", "label_atom_id", "label_alt_id", "label_comp_id", "auth_asym_id",
+              "pdbx_PDB_ins_code"):
+        col[f] = col[f].astype(str)
+    try:  # Biopython reads these for every row of every model
+        coords = np.stack([col[f].astype(np.float64) for f in ("Cartn_x", "Cartn_y", "Cartn_z")], axis=1)
+        occupancy = col["occupancy"].astype(np.float64)
+        col["B_iso_or_equiv"].astype(np.float64)
+        seqnum = col[seq_field].astype(np.int64)
+        models = table[:, index["pdbx_PDB_model_num"]].astype(np.int64) if "pdbx_PDB_model_num" in index else None
+    except ValueError:
+        return None
+    n = len(rows) if models is None else int(np.argmax(models != models[0])) or len(rows)
+    unset = lambda a: np.where((a == ".") | (a == "?"), " ", a)  # noqa: E731
+    return _Columns(het=col["group_PDB"][:n] == "HETATM", resname=col["label_comp_id"][:n],
+                    chain=col["auth_asym_id"][:n], seqnum=seqnum[:n], icode=unset(col["pdbx_PDB_ins_code"][:n]),
+                    altloc=unset(col["label_alt_id"][:n]), name=col["label_atom_id"][:n],
+                    fullname=col["label_atom_id"][:n], element=np.char.upper(col["type_symbol"][:n]),
+                    coords=coords[:n], occupancy=occupancy[:n])
+
+
+def _residues_fast(text: str, fmt: str = "pdb") -> list[tuple[str, list[_FileResidue]]] | None:
+    """The first model of a PDB or mmCIF file read column-wise with NumPy: Biopython's ``PDBParser`` /
+    ``MMCIFParser`` result (residue and atom order, highest-occupancy altlocs, elements, float32 coordinates),
+    ~5x (PDB) and ~10x (mmCIF) faster per file with the gunzip and checks around it (bench/RESULTS.md).
+
+    Returns None for anything outside the plain case, and the caller then asks Biopython: a residue id used
+    twice in a chain (a redefined residue or a point mutation), an atom name twice in a residue without
+    distinct altlocs, names that differ only in spaces, a missing or unknown element (Biopython guesses it
+    from the name), an altloc atom without occupancy, a second model before the first ends, or any field
+    NumPy cannot read. ``tests/structure/test_parse.py`` checks the two readers give equal structures.
+    """
+    c = _pdb_columns(text) if fmt == "pdb" else _cif_columns(text)
+    if c is None or not np.isfinite(c.coords).all():
+        return None
+    n = c.coords.shape[0]
+    known = _known_elements()
+    if any(e not in known for e in np.unique(c.element).tolist()):
+        return None
+    water = c.het & ((c.resname == "HOH") | (c.resname == "WAT"))
+    kind = np.where(water, 2, c.het.astype(np.int64))  # 0 ATOM, 1 HETATM, 2 water
+    name_values, name_code = np.unique(c.name, return_inverse=True)
+    full_code = np.unique(c.fullname, return_inverse=True)[1]
 
     # residues: a new one wherever the chain, record kind, number, insertion code or name changes
     start = np.ones(n, dtype=bool)
-    start[1:] = ((chain[1:] != chain[:-1]) | (kind[1:] != kind[:-1]) | (seqnum[1:] != seqnum[:-1])
-                 | (icode[1:] != icode[:-1]) | (resname[1:] != resname[:-1]))
+    start[1:] = ((c.chain[1:] != c.chain[:-1]) | (kind[1:] != kind[:-1]) | (c.seqnum[1:] != c.seqnum[:-1])
+                 | (c.icode[1:] != c.icode[:-1]) | (c.resname[1:] != c.resname[:-1]))
     run = np.cumsum(start) - 1
     firsts = np.flatnonzero(start)
-    r_chain, r_kind, r_name = chain[firsts].tolist(), kind[firsts].tolist(), resname[firsts].tolist()
-    r_num, r_icode = seqnum[firsts].tolist(), icode[firsts].tolist()
-    ids = set(zip(r_chain, r_kind, [nm if k == 1 else b"" for nm, k in zip(r_name, r_kind)], r_num, r_icode))
+    r_chain, r_kind, r_name = c.chain[firsts].tolist(), kind[firsts].tolist(), c.resname[firsts].tolist()
+    r_num, r_icode = c.seqnum[firsts].tolist(), c.icode[firsts].tolist()
+    ids = set(zip(r_chain, r_kind, [nm if k == 1 else "" for nm, k in zip(r_name, r_kind)], r_num, r_icode))
     if len(ids) != len(firsts):
         return None  # a residue id again in the same chain: Biopython merges or nests it
 
@@ -365,33 +459,30 @@ def _residues_fast(text: str) -> list[tuple[str, list[_FileResidue]]] | None:
     _, group, counts = np.unique(key, return_inverse=True, return_counts=True)
     chosen = np.arange(n)  # the row whose coordinates and element the atom takes
     keep = np.ones(n, dtype=bool)  # the row that places the atom in its residue (its first)
-    disordered = (counts[group] > 1) | (altloc != b" ")
+    disordered = (counts[group] > 1) | (c.altloc != " ")
     if disordered.any():
         rows_of: dict[int, list[int]] = {}
         for i in np.flatnonzero(disordered):
             rows_of.setdefault(int(group[i]), []).append(int(i))
         for rows in rows_of.values():
-            labels = [altloc[i] for i in rows]
-            if (b" " in labels or len(set(labels)) != len(labels) or len({full_code[i] for i in rows}) != 1
-                    or not np.isfinite(occupancy[rows]).all()):
+            labels = [c.altloc[i] for i in rows]
+            if (" " in labels or len(set(labels)) != len(labels) or len({full_code[i] for i in rows}) != 1
+                    or not np.isfinite(c.occupancy[rows]).all()):
                 return None
-            best = rows[int(np.argmax(occupancy[rows]))]  # the first of the highest occupancy
+            best = rows[int(np.argmax(c.occupancy[rows]))]  # the first of the highest occupancy
             chosen[rows[0]] = best
             keep[rows[1:]] = False
     rows = np.flatnonzero(keep)
-    atom_run = run[rows]
-    xyz = coords[chosen[rows]].astype(np.float32)
+    xyz = c.coords[chosen[rows]].astype(np.float32)
     names = name_values[name_code[rows]].tolist()
-    elements = [e.decode() for e in element[chosen[rows]].tolist()]
-    bounds = np.searchsorted(atom_run, np.arange(len(firsts) + 1)).tolist()
+    elements = c.element[chosen[rows]].tolist()
+    bounds = np.searchsorted(run[rows], np.arange(len(firsts) + 1)).tolist()
 
     chains: dict[str, list[_FileResidue]] = {}  # first appearance order; a chain met again continues
-    for r, (c, k, nm, num, ic) in enumerate(zip(r_chain, r_kind, r_name, r_num, r_icode)):
+    for r, (ch, k, nm, num, ic) in enumerate(zip(r_chain, r_kind, r_name, r_num, r_icode)):
         lo, hi = bounds[r], bounds[r + 1]
-        name = nm.decode()
-        flag = " " if k == 0 else ("W" if k == 2 else "H_" + name)
-        chains.setdefault(c.decode(), []).append(_FileResidue(
-            flag, num, ic.decode(), name, names[lo:hi], elements[lo:hi], xyz[lo:hi]))
+        flag = " " if k == 0 else ("W" if k == 2 else "H_" + nm)
+        chains.setdefault(ch, []).append(_FileResidue(flag, num, ic, nm, names[lo:hi], elements[lo:hi], xyz[lo:hi]))
     return list(chains.items())
 
 
@@ -443,7 +534,7 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
             raise StructureFileError(f"{path}: this is an mmCIF file named like a PDB file; rename it to .cif")
     # the fast reader declines every file the record checks would reject (unreadable or non-finite
     # coordinates, no coordinates, a residue number used twice): those get the checks, then Biopython
-    chains_read = _residues_fast(text) if fmt == "pdb" and FAST_PDB else None
+    chains_read = _residues_fast(text, fmt) if FAST_PDB else None
     if chains_read is None:
         if fmt == "pdb":
             _check_pdb_records(path, text)
