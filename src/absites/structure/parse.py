@@ -354,6 +354,11 @@ _CIF_FIELDS = ("group_PDB", "type_symbol", "label_atom_id", "label_alt_id", "lab
                "pdbx_PDB_ins_code", "Cartn_x", "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv")
 
 
+def _blank_unset(values: np.ndarray) -> np.ndarray:
+    """mmCIF's unset markers (``.``, ``?``) as the blank Biopython uses."""
+    return np.where((values == ".") | (values == "?"), " ", values)
+
+
 def _cif_columns(text: str) -> _Columns | None:
     """The first model of an mmCIF file's ``_atom_site`` loop, as Biopython's ``MMCIFParser`` reads it
     (author chain and residue numbers, ``label_atom_id`` names); None for anything but one data block with
@@ -411,10 +416,9 @@ def _cif_columns(text: str) -> _Columns | None:
     except ValueError:
         return None
     n = len(rows) if models is None else int(np.argmax(models != models[0])) or len(rows)
-    unset = lambda a: np.where((a == ".") | (a == "?"), " ", a)  # noqa: E731
     return _Columns(het=col["group_PDB"][:n] == "HETATM", resname=col["label_comp_id"][:n],
-                    chain=col["auth_asym_id"][:n], seqnum=seqnum[:n], icode=unset(col["pdbx_PDB_ins_code"][:n]),
-                    altloc=unset(col["label_alt_id"][:n]), name=col["label_atom_id"][:n],
+                    chain=col["auth_asym_id"][:n], seqnum=seqnum[:n], icode=_blank_unset(col["pdbx_PDB_ins_code"][:n]),
+                    altloc=_blank_unset(col["label_alt_id"][:n]), name=col["label_atom_id"][:n],
                     fullname=col["label_atom_id"][:n], element=np.char.upper(col["type_symbol"][:n]),
                     coords=coords[:n], occupancy=occupancy[:n])
 
@@ -422,7 +426,7 @@ def _cif_columns(text: str) -> _Columns | None:
 def _residues_fast(text: str, fmt: str = "pdb") -> list[tuple[str, list[_FileResidue]]] | None:
     """The first model of a PDB or mmCIF file read column-wise with NumPy: Biopython's ``PDBParser`` /
     ``MMCIFParser`` result (residue and atom order, highest-occupancy altlocs, elements, float32 coordinates),
-    ~5x (PDB) and ~10x (mmCIF) faster per file with the gunzip and checks around it (bench/RESULTS.md).
+    ~5x faster per file, PDB or mmCIF, with the gunzip and checks around it (bench/RESULTS.md).
 
     Returns None for anything outside the plain case, and the caller then asks Biopython: a residue id used
     twice in a chain (a redefined residue or a point mutation), an atom name twice in a residue without
