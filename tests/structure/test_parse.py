@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 
 import numpy as np
@@ -195,11 +196,12 @@ def test_calpha_only_model_rejected(tmp_path):
 
 # --- the column-wise PDB reader against Biopython's (absites.structure.parse._residues_fast) ---
 
-def _chunk() -> list[str]:
+@functools.cache
+def _chunk() -> tuple[str, ...]:
     """The first four residues of chains A and C of 1ahw (ATOM lines, 80 columns)."""
     lines = atom_lines(pdb_text(ENTRY))
     keep = [l for l in lines if l[21] in "AC" and int(l[22:26]) <= (4 if l[21] == "A" else 5)]
-    return [l.ljust(80) for l in keep]
+    return tuple(l.ljust(80) for l in keep)
 
 
 def _atom(line: str, *, name: str | None = None, altloc: str | None = None, occ: float | None = None,
@@ -228,9 +230,10 @@ def _atom(line: str, *, name: str | None = None, altloc: str | None = None, occ:
     return "".join(line)
 
 
+@functools.cache
 def _variants() -> dict[str, tuple[list[str], bool]]:
     """name -> (atom lines, whether the fast reader takes the file itself)."""
-    base = _chunk()
+    base = list(_chunk())
     ca = next(i for i, l in enumerate(base) if l[12:16] == " CA ")
     a_lines = [l for l in base if l[21] == "A"]
     first_res = [l for l in a_lines if int(l[22:26]) == 1]
