@@ -269,53 +269,9 @@ def _variants() -> dict[str, tuple[list[str], bool]]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(_variants()))
-@pytest.mark.parametrize("crlf", [False, True])
-def test_fast_reader_equals_biopython_or_declines(tmp_path, monkeypatch, name, crlf):
-    import absites.structure.parse as parse
-
-    lines, fast = _variants()[name]
-    text = ("\r\n" if crlf else "\n").join(["REMARK   test", *lines, "END"]) + "\n"
-    path = write_text(tmp_path / "edit.pdb", text)
-    assert (parse._residues_fast(text) is not None) == fast
-    got = read_structure(path)
-    monkeypatch.setattr(parse, "FAST_PDB", False)
-    expected = read_structure(path)
-    for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
-                  "res_icode", "res_name", "res_aa"):
-        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=field)
-    assert (got.n_unknown, got.non_protein_chains) == (expected.n_unknown, expected.non_protein_chains)
-    if name == "altloc tie" or name == "altloc better second":  # the chosen altloc's coordinates
-        ca = atom_lines(text)[[l[12:16] for l in atom_lines(text)].index(" CA ") + (name != "altloc tie")]
-        assert got.atom_coords[got.atom_names == "CA"][0][0] == pytest.approx(float(ca[30:38]), abs=1e-3)
-
-
-def test_fast_reader_equals_biopython_on_sample_files(monkeypatch):
-    import absites.structure.parse as parse
-
-    for cid in sorted(SAMPLE)[:6]:
-        got = read_structure(SAMPLE[cid].path)
-        monkeypatch.setattr(parse, "FAST_PDB", False)
-        expected = read_structure(SAMPLE[cid].path)
-        monkeypatch.setattr(parse, "FAST_PDB", True)
-        for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
-                      "res_icode", "res_name"):
-            np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=f"{cid} {field}")
-
-
-def _as_mmcif(pdb_text: str) -> str:
-    """``pdb_text`` as Biopython reads it, written back as mmCIF (altlocs, waters and ligands kept)."""
-    from io import StringIO
-
-    structure = PDBParser(QUIET=True).get_structure("edit", StringIO(pdb_text))
-    out = StringIO()
-    writer = MMCIFIO()
-    writer.set_structure(structure)
-    writer.save(out)
-    return out.getvalue()
-
-
 def _same_structures(path, monkeypatch):
+    """The structure the fast reader gives for ``path`` (or the error message), asserted equal to what
+    Biopython's reading gives."""
     import absites.structure.parse as parse
 
     monkeypatch.setattr(parse, "FAST_PDB", True)
@@ -331,11 +287,45 @@ def _same_structures(path, monkeypatch):
     monkeypatch.setattr(parse, "FAST_PDB", True)
     if isinstance(got, str) or isinstance(expected, str):
         assert got == expected
-        return
+        return got
     for field in ("atom_coords", "atom_names", "atom_elements", "atom_residue", "res_chain", "res_seqnum",
                   "res_icode", "res_name", "res_aa"):
         np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=field)
     assert (got.n_unknown, got.non_protein_chains) == (expected.n_unknown, expected.non_protein_chains)
+    return got
+
+
+@pytest.mark.parametrize("name", sorted(_variants()))
+@pytest.mark.parametrize("crlf", [False, True])
+def test_fast_reader_equals_biopython_or_declines(tmp_path, monkeypatch, name, crlf):
+    import absites.structure.parse as parse
+
+    lines, fast = _variants()[name]
+    text = ("\r\n" if crlf else "\n").join(["REMARK   test", *lines, "END"]) + "\n"
+    path = write_text(tmp_path / "edit.pdb", text)
+    assert (parse._residues_fast(text) is not None) == fast
+    got = _same_structures(path, monkeypatch)
+    assert not isinstance(got, str), got
+    if name == "altloc tie" or name == "altloc better second":  # the chosen altloc's coordinates
+        ca = atom_lines(text)[[l[12:16] for l in atom_lines(text)].index(" CA ") + (name != "altloc tie")]
+        assert got.atom_coords[got.atom_names == "CA"][0][0] == pytest.approx(float(ca[30:38]), abs=1e-3)
+
+
+def test_fast_reader_equals_biopython_on_sample_files(monkeypatch):
+    for cid in sorted(SAMPLE)[:6]:
+        assert not isinstance(_same_structures(SAMPLE[cid].path, monkeypatch), str), cid
+
+
+def _as_mmcif(pdb_text: str) -> str:
+    """``pdb_text`` as Biopython reads it, written back as mmCIF (altlocs, waters and ligands kept)."""
+    from io import StringIO
+
+    structure = PDBParser(QUIET=True).get_structure("edit", StringIO(pdb_text))
+    out = StringIO()
+    writer = MMCIFIO()
+    writer.set_structure(structure)
+    writer.save(out)
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("name", sorted(_variants()))

@@ -25,6 +25,7 @@ above, and they give equal structures on every PDB file of the project's data an
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import logging
@@ -280,6 +281,7 @@ def _residues_biopython(model) -> list[tuple[str, list[_FileResidue]]]:
     return out
 
 
+@functools.cache
 def _known_elements() -> frozenset[str]:
     from Bio.Data.IUPACData import atom_weights
 
