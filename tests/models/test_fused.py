@@ -99,3 +99,16 @@ def test_gatv2net_adds_the_self_loops_once_as_each_layer_would(batch, monkeypatc
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
     for a, b in zip(got_grads, want_grads):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+
+
+def test_attention_dropout_of_the_fused_layer_drops_its_share_and_rescales(batch):
+    torch.manual_seed(2)
+    layer = FusedGATv2Conv(16, 4, heads=4, edge_dim=EDGE_DIM, dropout=0.5)
+    h = torch.randn(batch.num_nodes, 16)
+    ef = edge_features(batch.edge_attr)
+    with torch.no_grad():
+        _, (_, kept) = layer.train()(h, batch.edge_index, ef, return_attention_weights=True)
+        _, (_, full) = layer.eval()(h, batch.edge_index, ef, return_attention_weights=True)
+    dropped = kept == 0
+    assert abs(float(dropped.float().mean()) - 0.5) < 0.01  # ~1e5 coefficients at rate 128/256
+    torch.testing.assert_close(kept[~dropped], 2 * full[~dropped])  # the rest scaled by 1 / (1 - rate)

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch_geometric.nn import GATv2Conv
 from torch_geometric.utils import softmax
 
+from absites.models.dropout import dropout
 from absites.models.layers import narrow_linear
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ def edge_score(xi: Tensor, xj: Tensor, e: Tensor, att: Tensor, slope: float) -> 
 
 class FusedGATv2Conv(GATv2Conv):
     """PyG's ``GATv2Conv`` with edge features, its edge score computed by :func:`edge_score` and its edge
-    projection by :func:`absites.models.layers.narrow_linear`; everything else (self loops, softmax, dropout,
+    projection by :func:`absites.models.layers.narrow_linear` and its attention dropout by
+    :func:`absites.models.dropout.dropout` (one random byte per element); everything else (self loops, softmax,
     messages) is PyG's own."""
 
     def edge_update(self, x_j: Tensor, x_i: Tensor, edge_attr: Optional[Tensor], index: Tensor,
@@ -112,4 +114,4 @@ class FusedGATv2Conv(GATv2Conv):
         e = e.view(-1, self.heads, self.out_channels)
         alpha = edge_score(x_i, x_j, e, self.att.view(self.heads, self.out_channels), self.negative_slope)
         alpha = softmax(alpha, index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
+        return dropout(alpha, self.dropout, self.training)
