@@ -11,7 +11,8 @@
   epitope model also reads the known epitopes of homologous antigens in its
   training set (:mod:`absites.models.templates`), and their neighbour means; with
   ``shape`` set, it also reads shape descriptors of the residue in its own protein at 8–24 Å
-  (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`); with ``partner``
+  (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`); with ``context`` set, its
+  glycan-shield and Cα secondary-structure descriptors (:mod:`absites.graph.context`); with ``partner``
   set, the epitope model also reads a summary of the antibody's CDRs and its products with the
   residue's own charge, hydrophobicity and aromaticity (:mod:`absites.graph.partner`).
 """
@@ -26,6 +27,7 @@ import numpy as np
 
 from absites.metrics import task_mask
 from absites.graph.build import ResidueGraph
+from absites.graph.context import context_features
 from absites.graph.partner import partner_features
 from absites.graph.shape import shape_features
 from absites.models.templates import TemplateLibrary
@@ -101,19 +103,22 @@ class SklearnBaseline:
     name = "gbm"
 
     def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None, shape: bool = False,
-                 partner: bool = False):
+                 partner: bool = False, context: bool = False):
         """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates.
         ``shape``: the epitope model also reads the residue's shape descriptors (:mod:`absites.graph.shape`).
-        ``partner``: the epitope model also reads the antibody's descriptors (:mod:`absites.graph.partner`)."""
+        ``partner``: the epitope model also reads the antibody's descriptors (:mod:`absites.graph.partner`).
+        ``context``: the epitope model also reads the residue's glycan-shield and secondary-structure
+        descriptors (:mod:`absites.graph.context`)."""
         self.seed, self.max_iter, self.templates, self.shape = seed, max_iter, templates, bool(shape)
-        self.partner = bool(partner)
+        self.partner, self.context = bool(partner), bool(context)
         self.library: TemplateLibrary | None = None
 
     def _features(self, graph: ResidueGraph, task: str, template_features: np.ndarray | None = None,
                   plain: np.ndarray | None = None) -> np.ndarray:
         """What ``task``'s model reads: residue features and neighbour means (``plain``, when already
         computed); the epitope model with the template features appended when it has a library, then
-        the shape descriptors when ``shape`` is set and the partner descriptors when ``partner`` is."""
+        the shape descriptors when ``shape`` is set, the context descriptors when ``context`` is and the partner
+        descriptors when ``partner`` is."""
         if task != "epitope":
             return neighbourhood_features(graph) if plain is None else plain
         if self.library is not None:
@@ -122,7 +127,8 @@ class SklearnBaseline:
             out = neighbourhood_features(graph, np.concatenate([graph.x, template_features], axis=1))
         else:
             out = neighbourhood_features(graph) if plain is None else plain
-        extra = ([shape_features(graph)] if self.shape else []) + ([partner_features(graph)] if self.partner else [])
+        extra = ([shape_features(graph)] if self.shape else []) + ([context_features(graph)] if self.context else [])
+        extra += [partner_features(graph)] if self.partner else []
         return np.concatenate([out, *extra], axis=1) if extra else out
 
     def fit(self, graphs: list[ResidueGraph]) -> SklearnBaseline:
@@ -171,4 +177,5 @@ class SklearnBaseline:
         state.setdefault("library", None)
         state.setdefault("shape", False)
         state.setdefault("partner", False)
+        state.setdefault("context", False)
         self.__dict__.update(state)
