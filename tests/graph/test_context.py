@@ -1,5 +1,5 @@
 """Context descriptors: sequons against the glycans a crystal structure shows, Cα geometry of ideal helices and
-strands, chain breaks, and independence from the partner's pose."""
+strands, chain breaks, and independence from the partner's pose (the gbm that reads them: test_shape.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 
 from absites.graph.context import CONTEXT_FEATURES, context_features, linked, sequons
-from absites.models.baselines import SklearnBaseline
-from absites.metrics import task_mask
 from conftest import SAMPLE
 
 IDS = ["1eo8_HL_A", "1egj_HL_A", "1ahw_BA_C"]
@@ -129,27 +127,6 @@ def test_each_protein_on_its_own_the_partner_pose_is_never_read(graphs):
         # real proteins: most residues are linked to the one before, and helices and strands are found
         assert linked(g).mean() > 0.9
         assert f[:, COL["helix_share"]].max() > 0.5 or f[:, COL["strand_share"]].max() > 0.5
-
-
-def test_gbm_with_context_reads_it_for_the_epitope_only_and_pickles(graphs):
-    train, query = graphs[1:], graphs[0]  # the two smaller complexes train
-    model = SklearnBaseline(seed=0, max_iter=5, context=True).fit(train)
-    plain = SklearnBaseline(seed=0, max_iter=5).fit(train)
-    assert model.models["epitope"].n_features_in_ == plain.models["epitope"].n_features_in_ + len(CONTEXT_FEATURES)
-    assert model.models["paratope"].n_features_in_ == plain.models["paratope"].n_features_in_
-    prob = model.predict(query)
-    assert prob.shape == (query.num_nodes,) and ((prob >= 0) & (prob <= 1)).all()
-    ab = query.is_antibody.astype(bool)
-    np.testing.assert_allclose(plain.predict(query)[ab], prob[ab])
-    assert not np.allclose(plain.predict(query)[task_mask(query, "epitope")], prob[~ab])
-    import pickle
-
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(query), prob)
-    state = dict(plain.__dict__)
-    del state["context"]  # a gbm pickled before context existed reads none
-    old = SklearnBaseline.__new__(SklearnBaseline)
-    old.__setstate__(state)
-    np.testing.assert_array_equal(old.predict(query), plain.predict(query))
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3])

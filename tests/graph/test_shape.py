@@ -1,4 +1,5 @@
-"""Shape descriptors: analytic values on constructed proteins, and independence from the partner's pose."""
+"""Shape descriptors: analytic values on constructed proteins, and independence from the partner's pose; the gbm
+that reads them (and the context descriptors of :mod:`absites.graph.context`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
+from absites.graph.context import CONTEXT_FEATURES
 from absites.graph.shape import CONTACT_RADII, SHAPE_FEATURES, shape_features
 from absites.metrics import task_mask
 from absites.models.baselines import SklearnBaseline
@@ -96,11 +98,16 @@ def test_each_protein_on_its_own_the_partner_pose_is_never_read(graphs):
             assert np.sqrt((f[side, COL["protrusion"]] ** 2).mean()) == pytest.approx(1.0, rel=1e-4)
 
 
-def test_gbm_with_shape_reads_it_for_the_epitope_only_and_pickles(graphs):
-    train, query = graphs[:2], graphs[2]
-    model = SklearnBaseline(seed=0, max_iter=20, shape=True).fit(train)
-    plain = SklearnBaseline(seed=0, max_iter=20).fit(train)
-    assert model.models["epitope"].n_features_in_ == plain.models["epitope"].n_features_in_ + len(SHAPE_FEATURES)
+@pytest.fixture(scope="module")
+def plain_gbm(graphs):
+    return SklearnBaseline(seed=0, max_iter=20).fit(graphs[:2])
+
+
+@pytest.mark.parametrize("option, names", [("shape", SHAPE_FEATURES), ("context", CONTEXT_FEATURES)])
+def test_gbm_with_descriptors_reads_them_for_the_epitope_only_and_pickles(graphs, plain_gbm, option, names):
+    train, query, plain = graphs[:2], graphs[2], plain_gbm
+    model = SklearnBaseline(seed=0, max_iter=20, **{option: True}).fit(train)
+    assert model.models["epitope"].n_features_in_ == plain.models["epitope"].n_features_in_ + len(names)
     assert model.models["paratope"].n_features_in_ == plain.models["paratope"].n_features_in_
     prob = model.predict(query)
     assert prob.shape == (query.num_nodes,) and ((prob >= 0) & (prob <= 1)).all()
@@ -110,7 +117,7 @@ def test_gbm_with_shape_reads_it_for_the_epitope_only_and_pickles(graphs):
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(query), prob)
     state = dict(plain.__dict__)
-    del state["shape"]  # a gbm pickled before shape existed reads none
+    del state[option]  # a gbm pickled before the option existed reads no such descriptors
     old = SklearnBaseline.__new__(SklearnBaseline)
     old.__setstate__(state)
     np.testing.assert_array_equal(old.predict(query), plain.predict(query))
