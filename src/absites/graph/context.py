@@ -54,24 +54,28 @@ def linked(graph: ResidueGraph) -> np.ndarray:
 
 def sequons(graph: ResidueGraph) -> np.ndarray:
     """``(R,)`` bool: the Asn of an N-X-S/T sequon (X not Pro) on three linked residues."""
-    n, link, name = graph.num_nodes, linked(graph), graph.res_name
-    out = np.zeros(n, dtype=bool)
-    if n >= 3:
-        out[:-2] = ((name[:-2] == "ASN") & (name[1:-1] != "PRO") & np.isin(name[2:], ("SER", "THR"))
-                    & link[1:-1] & link[2:])
-    return out
+    return _sequon_mask(graph.res_name, linked(graph))
 
 
 def context_features(graph: ResidueGraph) -> np.ndarray:
     """``(R, len(CONTEXT_FEATURES))`` float32 descriptors of every residue (see the module docstring)."""
     out = np.zeros((graph.num_nodes, len(CONTEXT_FEATURES)), dtype=np.float32)
-    marked = sequons(graph)
+    link = linked(graph)
+    marked = _sequon_mask(graph.res_name, link)
     ab = graph.is_antibody.astype(bool)
     for side in (ab, ~ab):
         idx = np.flatnonzero(side)
         if idx.size:
             out[idx, :len(SEQUON_RADII) + 1] = _sequon_columns(graph.pos[idx].astype(np.float64), marked[idx])
-    out[:, len(SEQUON_RADII) + 1:] = _backbone_columns(graph.pos_ca.astype(np.float64), linked(graph))
+    out[:, len(SEQUON_RADII) + 1:] = _backbone_columns(graph.pos_ca.astype(np.float64), link)
+    return out
+
+
+def _sequon_mask(name: np.ndarray, link: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(name), dtype=bool)
+    if len(name) >= 3:
+        out[:-2] = ((name[:-2] == "ASN") & (name[1:-1] != "PRO") & np.isin(name[2:], ("SER", "THR"))
+                    & link[1:-1] & link[2:])
     return out
 
 
@@ -107,8 +111,9 @@ def _backbone_columns(ca: np.ndarray, link: np.ndarray) -> np.ndarray:
         y = np.linalg.norm(b1, axis=1) * np.einsum("ec,ec->e", b0, n2)
         torsion[i[ok]] = np.arctan2(y, np.einsum("ec,ec->e", np.cross(b0, b1), n2))[ok]
     known = ~np.isnan(torsion)
-    helix = known & (np.abs(np.where(known, torsion, 0.0) - HELIX_TORSION) < HELIX_WIDTH)
-    strand = known & (np.abs(np.abs(np.where(known, torsion, 0.0)) - np.pi) < STRAND_WIDTH)
+    filled = np.where(known, torsion, 0.0)  # no NaN comparisons; unknown torsions are neither
+    helix = known & (np.abs(filled - HELIX_TORSION) < HELIX_WIDTH)
+    strand = known & (np.abs(np.abs(filled) - np.pi) < STRAND_WIDTH)
     return np.stack([angle, np.cos(torsion), np.sin(torsion), _window_mean(helix), _window_mean(strand)], axis=1)
 
 
