@@ -140,3 +140,37 @@ def test_bench_command_writes_the_bound_unbound_table(tmp_path):
     config.write_text(config.read_text() + "nonsense: 1\n")
     res = CliRunner().invoke(cli, args)
     assert res.exit_code != 0 and "unknown key(s) nonsense" in str(res.exception or res.output)
+
+
+def test_rows_scored_before_are_kept_when_their_runs_are_gone(tmp_path):
+    """A benchmark row scored on these cases stays in the table after its run folder is gone: it is neither
+    trained again (a baseline would be) nor dropped; one scored on other cases is listed as missing."""
+    import json
+
+    from absites.evaluate.unbound import load_unbound_config, run_unbound
+
+    lines = CASES_INDEX.read_text().splitlines()
+    index = tmp_path / "cases" / "index.csv"
+    index.parent.mkdir()
+    index.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("6her,", "6jb8,"))]) + "\n")
+    (index.parent / "structures").symlink_to(CASES_INDEX.parent / "structures")
+    config = tmp_path / "kept.yaml"
+    config.write_text(f"kind: unbound\ntitle: kept rows\ncases: {index}\nsources: [{{bench: gep, rows: [prior]}}]\n"
+                      "shipped: false\n")
+    cfg = load_unbound_config(config)
+    metrics = {f"{t}_{m}_{s}": 0.5 for t in ("paratope", "epitope") for m in ("auroc", "auprc", "mcc")
+               for s in ("bound", "unbound")}
+    seeds = [42, 40, 63, 64, 65]
+    stored = [{"label": "gep/prior", "seed": s, "n_train": 78, **metrics, "epitope_auroc_bound": 0.6 + s / 1000,
+               "cases": ["6her", "6jb8"] if s != 65 else ["6her"]} for s in seeds]
+    out = tmp_path / "results" / "kept"
+    out.mkdir(parents=True)
+    (out / "runs.json").write_text(json.dumps(stored))
+    runs = tmp_path / "runs"
+    run_unbound(cfg, tmp_path / "results", runs, workers=1)
+    assert not runs.exists() or not any(runs.rglob("*.pt"))  # nothing trained
+    rows = json.loads((out / "runs.json").read_text())
+    assert [r["seed"] for r in rows] == seeds[:4]
+    assert [r["epitope_auroc_bound"] for r in rows] == [0.6 + s / 1000 for s in seeds[:4]]
+    table = (out / "table.md").read_text()
+    assert "| gep/prior |" in table and "gep/prior seed 65" in table

@@ -287,16 +287,25 @@ def _build_case(case, features, surfaces):
         return case.case_id, None, f"unexpected {type(exc).__name__}: {exc}"
 
 
-def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredRun], list[str]]:
+def collect_runs(cfg: UnboundBenchConfig, runs_root: Path,
+                 stored: frozenset[tuple[str, int]] = frozenset()
+                 ) -> tuple[list[ScoredRun], list[str], list[tuple[str, int]]]:
     """The runs to score: every seed of every source row with a checkpoint (baseline runs missing one
-    are trained here, in seconds; missing network runs are listed, not trained), plus the shipped models."""
-    runs, missing = [], []
+    are trained here; missing network runs are listed, not trained), plus the shipped models. A (label,
+    seed) in ``stored`` (a row scored before) whose checkpoint is gone is kept as it was scored, neither
+    trained again nor listed as missing. The third list: the (label, seed) of the rows of the table, runs
+    and kept rows, in the config's order."""
+    runs, missing, order = [], [], []
     for src in cfg.sources:
         bench = load_benchmark_config(src.bench)
         for row in [bench.row(r) for r in src.rows] if src.rows else bench.rows:
             for seed in bench.seeds:
                 run_dir = run_dir_of(runs_root, bench.name, row.label, seed)
                 has = run_exists(run_dir)
+                key = (f"{bench.name}/{row.label}", seed)
+                if not has and key in stored:
+                    order.append(key)
+                    continue
                 model, training, surface = row_configs(bench, row, seed, 1)
                 if not has and model.is_baseline:
                     log.info("training missing baseline run %s", run_dir)
@@ -306,12 +315,14 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path) -> tuple[list[ScoredR
                     has = True
                 if has:
                     runs.append(ScoredRun(f"{bench.name}/{row.label}", seed, run_dir, run_dir))
+                    order.append(key)
                 else:
                     missing.append(f"{bench.name}/{row.label} seed {seed}")
     if cfg.shipped:
         runs.append(ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope",
                               models_fingerprint(DEFAULT_MODEL_DIR)))
-    return runs, missing
+        order.append(("shipped defaults", 0))
+    return runs, missing, order
 
 
 def score_run(run: ScoredRun, records: dict[str, CaseRecords]) -> dict:
@@ -361,13 +372,17 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     every case; write ``results/<name>/table.md``, ``table.csv``, ``cases.csv`` and ``runs.json``.
 
     Resumable: rows already in ``runs.json`` for the same (model, seed), the same cases and the same
-    :attr:`ScoredRun.fingerprint` are kept (the shipped models' row only while they are the same files)."""
+    :attr:`ScoredRun.fingerprint` are kept (the shipped models' row only while they are the same files), and
+    so are benchmark rows whose run folders are gone since they were scored (``force`` drops them all)."""
     data, features = load_data_config(cfg.data), load_feature_config(cfg.features)
     out_dir = Path(out_root) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
     cases = read_cases(data.data_root() / cfg.cases, skipped)
-    runs, missing = collect_runs(cfg, Path(runs_root))
+    path = out_dir / "runs.json"
+    previous = json.loads(path.read_text()) if path.exists() and not force else []
+    runs, missing, order = collect_runs(cfg, Path(runs_root), frozenset(
+        (r["label"], r["seed"]) for r in previous if r.get("fingerprint") is None))
     surfaces = surface_configs(runs)
     log.info("%d cases, %d runs, surface configs: %s", len(cases), len(runs), ", ".join(surfaces) or "none")
     built = Parallel(n_jobs=workers)(delayed(_build_case)(c, features, surfaces) for c in cases)
@@ -380,12 +395,9 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
         w.writerow(["case_id", *cols])
         w.writerows([cid, *(c[k] for k in cols)] for cid, c in sorted(counts.items()))
     case_ids = sorted(records)
-    path = out_dir / "runs.json"
-    done = {}
-    if path.exists() and not force:
-        for row in json.loads(path.read_text()):
-            if row.get("cases") == case_ids:
-                done[(row["label"], row["seed"])] = row
+    done = {(row["label"], row["seed"]): row for row in previous if row.get("cases") == case_ids}
+    scored = {(r.label, r.seed) for r in runs}  # kept rows scored on other cases are gone: listed as missing
+    missing += [f"{label} seed {seed}" for label, seed in order if (label, seed) not in done.keys() | scored]
     for run in runs:
         kept = done.get((run.label, run.seed))
         if kept is not None and kept.get("fingerprint") == run.fingerprint:
@@ -397,7 +409,7 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
         done[(run.label, run.seed)] = row
         path.write_text(json.dumps(list(done.values()), indent=1, default=float))  # survives a stop
         log.info("%s seed %s scored", run.label, run.seed)
-    rows = [done[(r.label, r.seed)] for r in runs]
+    rows = [done[key] for key in order if key in done]
     path.write_text(json.dumps(rows, indent=1, default=float))
     write_unbound_tables(cfg, rows, counts, skipped, missing, out_dir, command)
     return out_dir
