@@ -99,6 +99,16 @@ def test_unbound_equal_to_bound_scores_the_same(cases):
         assert 0.5 < row[f"{task}_auroc_bound"] <= 1.0
 
 
+def _two_cases(tmp_path):
+    """An index of two docking cases (6her, 6jb8) in ``tmp_path``, reading the data's structures."""
+    lines = CASES_INDEX.read_text().splitlines()
+    index = tmp_path / "cases" / "index.csv"
+    index.parent.mkdir()
+    index.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("6her,", "6jb8,"))]) + "\n")
+    (index.parent / "structures").symlink_to(CASES_INDEX.parent / "structures")
+    return index
+
+
 def test_bench_command_writes_the_bound_unbound_table(tmp_path):
     """`absites bench CONFIG` with `kind: unbound`: two cases, the shipped models; a rerun keeps the rows."""
     import json
@@ -107,11 +117,7 @@ def test_bench_command_writes_the_bound_unbound_table(tmp_path):
 
     from absites.cli import cli
 
-    lines = CASES_INDEX.read_text().splitlines()
-    index = tmp_path / "cases" / "index.csv"
-    index.parent.mkdir()
-    index.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("6her,", "6jb8,"))]) + "\n")
-    (index.parent / "structures").symlink_to(CASES_INDEX.parent / "structures")
+    index = _two_cases(tmp_path)
     config = tmp_path / "two-cases.yaml"
     config.write_text(f"kind: unbound\ntitle: two cases\ncases: {index}\nsources: []\nshipped: true\n")
     args = ["bench", str(config), "--out", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--jobs", "1"]
@@ -149,11 +155,7 @@ def test_rows_scored_before_are_kept_when_their_runs_are_gone(tmp_path):
 
     from absites.evaluate.unbound import load_unbound_config, run_unbound
 
-    lines = CASES_INDEX.read_text().splitlines()
-    index = tmp_path / "cases" / "index.csv"
-    index.parent.mkdir()
-    index.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("6her,", "6jb8,"))]) + "\n")
-    (index.parent / "structures").symlink_to(CASES_INDEX.parent / "structures")
+    index = _two_cases(tmp_path)
     config = tmp_path / "kept.yaml"
     config.write_text(f"kind: unbound\ntitle: kept rows\ncases: {index}\nsources: [{{bench: gep, rows: [prior]}}]\n"
                       "shipped: false\n")

@@ -396,8 +396,8 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
         w.writerows([cid, *(c[k] for k in cols)] for cid, c in sorted(counts.items()))
     case_ids = sorted(records)
     done = {(row["label"], row["seed"]): row for row in previous if row.get("cases") == case_ids}
-    scored = {(r.label, r.seed) for r in runs}  # kept rows scored on other cases are gone: listed as missing
-    missing += [f"{label} seed {seed}" for label, seed in order if (label, seed) not in done.keys() | scored]
+    known = done.keys() | {(r.label, r.seed) for r in runs}  # kept rows scored on other cases: gone, missing
+    missing += [f"{label} seed {seed}" for label, seed in order if (label, seed) not in known]
     for run in runs:
         kept = done.get((run.label, run.seed))
         if kept is not None and kept.get("fingerprint") == run.fingerprint:
