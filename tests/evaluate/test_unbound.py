@@ -176,3 +176,29 @@ def test_rows_scored_before_are_kept_when_their_runs_are_gone(tmp_path):
     assert [r["epitope_auroc_bound"] for r in rows] == [0.6 + s / 1000 for s in seeds[:4]]
     table = (out / "table.md").read_text()
     assert "| gep/prior |" in table and "gep/prior seed 65" in table
+
+
+def test_a_run_retrained_in_place_is_scored_again(tmp_path):
+    """A stored row stands for a run while its folder, and for an ensemble its members' folders, hold the same
+    files (model cards aside); rows stored before rows carried a fingerprint stand as they were."""
+    import json
+
+    from absites.evaluate.unbound import SHIPPED, reusable, run_fingerprint
+
+    root = tmp_path / "gep-plus"
+    for name, payload in (("gbm/seed1", b"forest"), ("net/seed1", b"weights")):
+        (root / name).mkdir(parents=True)
+        (root / name / "model.bin").write_bytes(payload)
+    ens = root / "ensemble/seed1"
+    ens.mkdir(parents=True)
+    (ens / "ensemble.json").write_text(json.dumps({"members": ["../../gbm/seed1", "../../net/seed1"]}))
+    before = run_fingerprint(ens)
+    (root / "net/seed1" / "MODEL_CARD.md").write_text("a card changes nothing")
+    assert run_fingerprint(ens) == before
+    run = ScoredRun("gep-plus/ensemble", 1, ens, ens, before)
+    assert reusable({"fingerprint": before}, run)
+    (root / "net/seed1" / "model.bin").write_bytes(b"retrained")  # a member trained again (bench --force)
+    assert run_fingerprint(ens) != before
+    assert not reusable({"fingerprint": before}, dataclasses.replace(run, fingerprint=run_fingerprint(ens)))
+    assert reusable({}, run) and not reusable(None, run)  # a row from before fingerprints; no row
+    assert not reusable({}, dataclasses.replace(run, label=SHIPPED))  # the shipped row always had one

@@ -257,14 +257,17 @@ def unbound_config(name: str, raw: dict, path: Path) -> UnboundBenchConfig:
                               features=raw.get("features", "default"))
 
 
+SHIPPED = "shipped defaults"  # the label of the shipped models' row
+
+
 @dataclass(frozen=True)
 class ScoredRun:
     label: str  # "<bench>/<row>" or "shipped"
     seed: int
     paratope_run: Path
     epitope_run: Path
-    # what the run predicts with, when its folder can change in place (the shipped models): a stored row is
-    # rescored when it differs; None for benchmark runs (one folder per row and seed, written once)
+    # what the run predicts with (:func:`models_fingerprint`, :func:`run_fingerprint`): a stored row is rescored
+    # when it differs, since folders change in place (retrained shipped models, `absites bench --force`)
     fingerprint: str | None = None
 
 
@@ -275,6 +278,25 @@ def models_fingerprint(folder: Path) -> str:
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix != ".md"):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def run_fingerprint(run_dir: Path) -> str:
+    """:func:`models_fingerprint` of a benchmark run folder and, for an ensemble, of its members' folders (an
+    ensemble's own folder holds only its weights; its members are other runs, retrained on their own)."""
+    run_dir = Path(run_dir)
+    parts = [models_fingerprint(run_dir)]
+    if (run_dir / "ensemble.json").exists():
+        for member in json.loads((run_dir / "ensemble.json").read_text()).get("members", []):
+            parts.append(models_fingerprint(run_dir / member))
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()
+
+
+def reusable(row: dict | None, run: ScoredRun) -> bool:
+    """Whether a stored row still stands for ``run``: the same fingerprint, or a benchmark row stored before rows
+    carried one (kept as it was; ``--force`` rescores every row)."""
+    if row is None:
+        return False
+    return row.get("fingerprint") == run.fingerprint or (row.get("fingerprint") is None and run.label != SHIPPED)
 
 
 def _build_case(case, features, surfaces):
@@ -314,14 +336,15 @@ def collect_runs(cfg: UnboundBenchConfig, runs_root: Path,
                               val_split=bench.splits["val"])
                     has = True
                 if has:
-                    runs.append(ScoredRun(f"{bench.name}/{row.label}", seed, run_dir, run_dir))
+                    runs.append(ScoredRun(f"{bench.name}/{row.label}", seed, run_dir, run_dir,
+                                          run_fingerprint(run_dir)))
                     order.append(key)
                 else:
                     missing.append(f"{bench.name}/{row.label} seed {seed}")
     if cfg.shipped:
-        runs.append(ScoredRun("shipped defaults", 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope",
+        runs.append(ScoredRun(SHIPPED, 0, DEFAULT_MODEL_DIR / "paratope", DEFAULT_MODEL_DIR / "epitope",
                               models_fingerprint(DEFAULT_MODEL_DIR)))
-        order.append(("shipped defaults", 0))
+        order.append((SHIPPED, 0))
     return runs, missing, order
 
 
@@ -372,7 +395,7 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     every case; write ``results/<name>/table.md``, ``table.csv``, ``cases.csv`` and ``runs.json``.
 
     Resumable: rows already in ``runs.json`` for the same (model, seed), the same cases and the same
-    :attr:`ScoredRun.fingerprint` are kept (the shipped models' row only while they are the same files), and
+    :attr:`ScoredRun.fingerprint` are kept (:func:`reusable`: a run retrained in place is scored again), and
     so are benchmark rows whose run folders are gone since they were scored (``force`` drops them all)."""
     data, features = load_data_config(cfg.data), load_feature_config(cfg.features)
     out_dir = Path(out_root) / cfg.name
@@ -382,7 +405,7 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     path = out_dir / "runs.json"
     previous = json.loads(path.read_text()) if path.exists() and not force else []
     runs, missing, order = collect_runs(cfg, Path(runs_root), frozenset(
-        (r["label"], r["seed"]) for r in previous if r.get("fingerprint") is None))
+        (r["label"], r["seed"]) for r in previous if r["label"] != SHIPPED))
     surfaces = surface_configs(runs)
     log.info("%d cases, %d runs, surface configs: %s", len(cases), len(runs), ", ".join(surfaces) or "none")
     built = Parallel(n_jobs=workers)(delayed(_build_case)(c, features, surfaces) for c in cases)
@@ -399,8 +422,7 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     known = done.keys() | {(r.label, r.seed) for r in runs}  # kept rows scored on other cases: gone, missing
     missing += [f"{label} seed {seed}" for label, seed in order if (label, seed) not in known]
     for run in runs:
-        kept = done.get((run.label, run.seed))
-        if kept is not None and kept.get("fingerprint") == run.fingerprint:
+        if reusable(done.get((run.label, run.seed)), run):
             continue
         row = score_run(run, records)
         row["cases"] = case_ids
