@@ -1,8 +1,8 @@
 """Epitope scores from the antigen alone: partner-free runs on GEP val / test and the docking cases.
 
 Usage: python bench/antigen_alone.py [--runs DIR,DIR,...]
-       (default: the shipped member gbm-shape-templates-smooth, and runs/bench/gep-plus/gbm-templates/seed42 when it
-       exists: the earlier antigen-alone model)
+       (default: the shipped antigen-alone member, the one `alone.json` names, and
+       runs/bench/gep-plus/gbm-templates/seed42 when it exists: the earlier antigen-alone model)
 
 `absites predict --antigen` (and `--fast`) hands an antigen without its antibody to a partner-free model.
 Such a model reads each protein on its own, except for the epitope templates, which weigh known epitopes by
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from absites.train.run import load_run, load_split
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    default = [DEFAULT_MODEL_DIR / "members" / "gbm-shape-templates-smooth",
+    shipped = json.loads((DEFAULT_MODEL_DIR / "alone.json").read_text())["epitope"]
+    default = [DEFAULT_MODEL_DIR / shipped,
                PROJECT_ROOT / "runs" / "bench" / "gep-plus" / "gbm-templates" / "seed42"]
     ap.add_argument("--runs", default=",".join(str(p) for p in default if p.exists()))
     args = ap.parse_args()
