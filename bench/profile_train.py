@@ -29,12 +29,12 @@ from absites.config import (
     load_training_config,
 )
 from absites.registry import select_inputs
-from absites.train.loop import build_model, input_dim, loss_fn, make_samples, pick_device
+from absites.train.loop import build_model, input_dim, loss_fn, make_optimizer, make_samples, pick_device
 from absites.train.run import load_split
 
 
 def one_epoch(model, samples, cfg, device, collate, amp=False):
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    opt = make_optimizer(model, {}, cfg)
     model.train()
     order = np.random.permutation(len(samples))
     t0 = time.perf_counter()

@@ -14,7 +14,8 @@ from absites.metrics import evaluate
 from absites import registry
 from absites.models.surface import collate_surfaces
 from absites.surface.build import complex_surfaces
-from absites.train.loop import fit, load_checkpoint, make_samples, predict, validation_score
+from absites.train.balance import param_groups
+from absites.train.loop import build_model, fit, load_checkpoint, make_samples, predict, validation_score
 from conftest import COARSE, QUICK
 
 IDS = ["1ahw_BA_C", "1egj_HL_A", "3o2d_HL_A"]
@@ -203,3 +204,28 @@ def test_network_reads_templates_shape_and_smoothing_in_training_and_prediction(
     smoothing = EpitopeSmoothing(**meta["epitope_smoothing"])  # chosen on val, kept in the checkpoint
     notes = predict_fn.notes(graphs[0])
     assert notes[0].startswith("epitope templates:") and len(notes) == 1 + smoothing.active
+
+
+def test_optimizer_is_fused_adamw_with_the_default_update():
+    """make_optimizer: fused AdamW on CPU, the same update as PyTorch's per-tensor AdamW, learning-rate groups kept."""
+    from absites.train.loop import make_optimizer
+
+    torch.manual_seed(0)
+    model = build_model("gatv2", {}, 12)
+    twin = build_model("gatv2", {}, 12)
+    twin.load_state_dict(model.state_dict())
+    cfg = TrainingConfig(lr=1e-3, weight_decay=1e-4)
+    opt = make_optimizer(model, {"head": 2.0}, cfg)
+    assert all(g["fused"] for g in opt.param_groups)
+    assert sorted(g["lr"] for g in opt.param_groups) == pytest.approx([1e-3, 2e-3])
+    ref = torch.optim.AdamW(param_groups(twin, {"head": 2.0}, cfg.lr), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            foreach=False)
+    for step in range(3):
+        for m in (model, twin):
+            torch.manual_seed(step)
+            for p in m.parameters():
+                p.grad = torch.randn_like(p)
+        opt.step()
+        ref.step()
+    for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
