@@ -152,6 +152,10 @@ class TrainingConfig:
     # Networks: residue features plus the epitope templates of the training set (absites.models.templates:
     # antigen chains at least this identical; leave-one-out while training); None reads none.
     templates: float | None = None
+    # With templates: training complexes also skip templates whose antibody's CDRs are at least this identical to
+    # theirs (variants of the same antibody, which new antibodies seldom have; absites.models.templates); None
+    # skips only identical antibodies.
+    template_relatives: float | None = None
     # Networks: residue features plus each residue's shape descriptors in its own protein (absites.graph.shape:
     # contact numbers at 8-24 A, half-sphere exposure, protrusion, patch RSA), after any template features.
     shape_features: bool = False
@@ -180,6 +184,8 @@ class TrainingConfig:
         checks = [
             (all(0 < s <= 5 for s in self.coord_noise), "coord_noise: every σ must lie in (0, 5] Å"),
             (self.templates is None or 0 < self.templates <= 1, "templates: a minimum identity in (0, 1], or null"),
+            (self.template_relatives is None or 0 < self.template_relatives <= 1,
+             "template_relatives: a CDR identity in (0, 1], or null"),
             (self.threads >= 0, "threads must be >= 0 (0: all available cores)"),
             (self.epochs >= 1 and self.batch_size >= 1 and self.patience >= 1, "epochs, batch_size, patience >= 1"),
             (self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0"),

@@ -109,6 +109,41 @@ def test_training_features_leave_each_complex_out(graphs):
         library.training_features([twin, tissue_factor, graphs[2]])
 
 
+def variant(graph, complex_id: str):
+    """The same antigen bound by a close variant of the same antibody: one CDR residue mutated."""
+    names = graph.res_name.copy()
+    first = np.flatnonzero(graph.cdr > 0)[0]
+    names[first] = "TRP" if names[first] != "TRP" else "ALA"
+    return dataclasses.replace(graph, complex_id=complex_id, res_name=names)
+
+
+def test_relatives_leave_out_a_variant_of_the_same_antibody_in_training_only(graphs):
+    tf_5g9, _, vwf, tf_d3h44 = graphs
+    close = variant(tf_5g9, "9zzz_HL_C")  # not identical, so the id rule keeps it as a template
+    pool = [tf_5g9, close, tf_d3h44, vwf]
+    ag = ~tf_5g9.is_antibody.astype(bool)
+    plain = TemplateLibrary(pool, min_identity=0.5).training_features(pool)
+    capped_library = TemplateLibrary(pool, min_identity=0.5, relatives=0.9)
+    capped = capped_library.training_features(pool)
+    assert plain[0][ag, 4].max() > 0.9  # the variant is the closest template antibody ...
+    np.testing.assert_allclose(np.expm1(plain[0][ag, 2]).max(), 2.0)  # ... beside D3H44
+    assert capped[0][ag, 4].max() < 0.9  # capped: only D3H44 (a different antibody) is left
+    np.testing.assert_allclose(np.expm1(capped[0][ag, 2]).max(), 1.0)
+    # D3H44's antibody is unlike both: it keeps both 5G9 entries as templates
+    np.testing.assert_array_equal(capped[2], plain[2])
+    # a query outside the library (prediction) keeps a relative it has: here 5G9 itself under a new id
+    query = variant(tf_5g9, "8zzz_HL_C")
+    assert capped_library.features(query)[ag, 4].max() > 0.9
+    with pytest.raises(ValueError, match="relatives"):
+        TemplateLibrary(pool, relatives=1.5)
+    # a library pickled before relatives existed loads without them
+    state = capped_library.__getstate__()
+    del state["relatives"]
+    old = TemplateLibrary.__new__(TemplateLibrary)
+    old.__setstate__(state)
+    assert old.relatives is None
+
+
 def test_gbm_with_templates_fits_predicts_and_pickles(graphs):
     tissue_factor, polymerase, vwf, _ = graphs
     train = [tissue_factor, other_antibody(tissue_factor, "9zzz_HL_C"), polymerase, vwf]

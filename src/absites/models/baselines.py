@@ -9,7 +9,8 @@
   features plus the mean features of its graph neighbours, one model per
   protein (each trained on all of its residues). With ``templates`` set, the
   epitope model also reads the known epitopes of homologous antigens in its
-  training set (:mod:`absites.models.templates`), and their neighbour means; with
+  training set (:mod:`absites.models.templates`), and their neighbour means (``template_relatives``: training
+  complexes skip the templates of their antibody's close variants); with
   ``shape`` set, it also reads shape descriptors of the residue in its own protein at 8–24 Å
   (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`); with ``context`` set, its
   glycan-shield and Cα secondary-structure descriptors (:mod:`absites.graph.context`); with ``partner``
@@ -103,13 +104,16 @@ class SklearnBaseline:
     name = "gbm"
 
     def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None, shape: bool = False,
-                 partner: bool = False, context: bool = False):
+                 partner: bool = False, context: bool = False, template_relatives: float | None = None):
         """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates.
         ``shape``: the epitope model also reads the residue's shape descriptors (:mod:`absites.graph.shape`).
         ``partner``: the epitope model also reads the antibody's descriptors (:mod:`absites.graph.partner`).
         ``context``: the epitope model also reads the residue's glycan-shield and secondary-structure
-        descriptors (:mod:`absites.graph.context`)."""
+        descriptors (:mod:`absites.graph.context`).
+        ``template_relatives``: training complexes (leave one out) also skip templates whose antibody is at least
+        this CDR-identical to theirs (:class:`absites.models.templates.TemplateLibrary`)."""
         self.seed, self.max_iter, self.templates, self.shape = seed, max_iter, templates, bool(shape)
+        self.template_relatives = template_relatives
         self.partner, self.context = bool(partner), bool(context)
         self.library: TemplateLibrary | None = None
 
@@ -140,7 +144,7 @@ class SklearnBaseline:
 
         loo = [None] * len(graphs)
         if self.templates is not None:  # each training complex scored from the others (leave one out)
-            self.library = TemplateLibrary(graphs, self.templates)
+            self.library = TemplateLibrary(graphs, self.templates, self.template_relatives)
             loo = self.library.training_features(graphs)
         for task in ("paratope", "epitope"):
             X = np.concatenate([self._features(g, task, f)[rows(g, task)] for g, f in zip(graphs, loo)])
@@ -178,4 +182,5 @@ class SklearnBaseline:
         state.setdefault("shape", False)
         state.setdefault("partner", False)
         state.setdefault("context", False)
+        state.setdefault("template_relatives", None)
         self.__dict__.update(state)

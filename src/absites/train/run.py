@@ -150,7 +150,7 @@ def train_run(model: ModelConfig, training: TrainingConfig, data: DataConfig, fe
         joblib.dump({"model": baseline, "meta": meta, "thresholds": thresholds}, out_dir / "baseline.joblib", compress=3)
     else:
         if training.templates is not None:  # known epitopes of homologous antigens as extra node features
-            train, val = _with_templates(train, val, n_clean, training.templates, out_dir)
+            train, val = _with_templates(train, val, n_clean, training.templates, out_dir, training.template_relatives)
             meta["feature_names"] += list(TEMPLATE_FEATURES)
         if training.shape_features:  # shape descriptors of each residue in its own protein, last
             train = dataclasses.replace(train, graphs=[with_shape_features(g) for g in train.graphs])
@@ -228,11 +228,11 @@ def _choose_epitope_steps(graphs: list[ResidueGraph], val_preds: dict[str, np.nd
 
 
 def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity: float,
-                    out_dir: Path) -> tuple[SplitData, SplitData]:
+                    out_dir: Path, relatives: float | None = None) -> tuple[SplitData, SplitData]:
     """Train and val records with template features; the library (clean training complexes) is saved in
     the run as ``templates.joblib``. Training complexes are scored leave-one-out, noisy copies like
     any query (their own clean complex is skipped: same entry, same antibody)."""
-    library = TemplateLibrary(train.graphs[:n_clean], min_identity)
+    library = TemplateLibrary(train.graphs[:n_clean], min_identity, relatives)
     loo = library.training_features(train.graphs[:n_clean])
     graphs = [with_template_features(g, f) for g, f in zip(train.graphs[:n_clean], loo)]
     graphs += [with_template_features(g, library.features(g)) for g in train.graphs[n_clean:]]
