@@ -134,6 +134,8 @@ def test_relatives_leave_out_a_variant_of_the_same_antibody_in_training_only(gra
     # a query outside the library (prediction) keeps a relative it has: here 5G9 itself under a new id
     query = variant(tf_5g9, "8zzz_HL_C")
     assert capped_library.features(query)[ag, 4].max() > 0.9
+    # ... unless it is a training complex outside the library (a noisy copy of one): then the cap applies
+    assert capped_library.features(query, training=True)[ag, 4].max() < 0.9
     with pytest.raises(ValueError, match="relatives"):
         TemplateLibrary(pool, relatives=1.5)
     # a library pickled before relatives existed loads without them

@@ -207,12 +207,15 @@ class TemplateLibrary:
             return match
         return match[0], match[2], match[1]
 
-    def features(self, graph: ResidueGraph, leave_out: int | None = None) -> np.ndarray:
+    def features(self, graph: ResidueGraph, leave_out: int | None = None, training: bool | None = None
+                 ) -> np.ndarray:
         """``(R, 5)`` float32 template features of ``graph`` (:data:`TEMPLATE_FEATURES`).
 
         Args:
-            leave_out: index of ``graph`` in this library when it is one of its complexes (training): it and,
-                with ``relatives`` set, the templates of its antibody's close relatives are skipped.
+            leave_out: index of ``graph`` in this library when it is one of its complexes (training).
+            training: ``graph`` is a training complex (default: when ``leave_out`` is given; True for the noisy
+                copies of training complexes): with ``relatives`` set, the templates of its antibody's close
+                variants are skipped.
         """
         n = graph.num_nodes
         num, den = np.zeros(n), np.zeros(n)
@@ -223,7 +226,8 @@ class TemplateLibrary:
                 if (pdb and e.pdb == pdb) or (antibody and e.antibody == antibody)}
         if leave_out is not None:
             skip.add(leave_out)
-        cap = self.relatives if leave_out is not None and antibody else None
+        training = leave_out is not None if training is None else training
+        cap = self.relatives if training and antibody else None
         ab_identity: dict[int, float] = {}
 
         def antibody_identity(i: int) -> float:  # 0 when either antibody has no CDRs (an antigen alone)

@@ -231,11 +231,12 @@ def _with_templates(train: SplitData, val: SplitData, n_clean: int, min_identity
                     out_dir: Path, relatives: float | None = None) -> tuple[SplitData, SplitData]:
     """Train and val records with template features; the library (clean training complexes) is saved in
     the run as ``templates.joblib``. Training complexes are scored leave-one-out, noisy copies like
-    any query (their own clean complex is skipped: same entry, same antibody)."""
+    any query (their own clean complex is skipped: same entry, same antibody) but as training complexes
+    (``relatives`` applies to them too)."""
     library = TemplateLibrary(train.graphs[:n_clean], min_identity, relatives)
     loo = library.training_features(train.graphs[:n_clean])
     graphs = [with_template_features(g, f) for g, f in zip(train.graphs[:n_clean], loo)]
-    graphs += [with_template_features(g, library.features(g)) for g in train.graphs[n_clean:]]
+    graphs += [with_template_features(g, library.features(g, training=True)) for g in train.graphs[n_clean:]]
     joblib.dump(library, out_dir / "templates.joblib", compress=3)
     return (dataclasses.replace(train, graphs=graphs),
             dataclasses.replace(val, graphs=[with_template_features(g, library.features(g)) for g in val.graphs]))
