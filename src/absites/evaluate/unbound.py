@@ -262,7 +262,7 @@ SHIPPED = "shipped defaults"  # the label of the shipped models' row
 
 @dataclass(frozen=True)
 class ScoredRun:
-    label: str  # "<bench>/<row>" or "shipped"
+    label: str  # "<bench>/<row>", or SHIPPED for the shipped models
     seed: int
     paratope_run: Path
     epitope_run: Path
