@@ -45,8 +45,8 @@ def test_pair_score_is_every_query_key_pair():
     got = pair_score(xq, xk, att, 0.2)
     i, j, h = 4, 9, 1  # one entry by hand
     z = xq[i, h] + xk[j, h]
-    assert got.shape == (7, 11, 2)
-    torch.testing.assert_close(got[i, j, h], (torch.where(z > 0, z, 0.2 * z) * att[h]).sum())
+    assert got.shape == (2, 7, 11) and got.is_contiguous()  # heads first
+    torch.testing.assert_close(got[h, i, j], (torch.where(z > 0, z, 0.2 * z) * att[h]).sum())
     xq.requires_grad_(True)
     torch.testing.assert_close(pair_score(xq, xk, att, 0.2), _eager_pair_score(xq, xk, att, 0.2))
 
@@ -60,7 +60,7 @@ def test_a_failing_compiler_falls_back_to_the_eager_score(monkeypatch, caplog):
     xq = torch.randn(3, 2, 4, requires_grad=True)
     with caplog.at_level(logging.WARNING, logger="absites.models.fused"):
         out = score(xq, torch.randn(5, 2, 4), torch.randn(2, 4), slope=0.2)
-    assert score.impl is _eager_pair_score and out.shape == (3, 5, 2)
+    assert score.impl is _eager_pair_score and out.shape == (2, 3, 5)
     assert "no C++ compiler" in caplog.text and "eagerly" in caplog.text
     monkeypatch.setenv("ABSITES_COMPILE", "0")
     off = _Fused(_eager_pair_score)

@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 
 def _eager_pair_score(xq: Tensor, xk: Tensor, att: Tensor, slope: float) -> Tensor:
-    """``(Lq, H, C), (Lk, H, C), (H, C) -> (Lq, Lk, H)``."""
-    return (F.leaky_relu(xq.unsqueeze(1) + xk.unsqueeze(0), slope) * att).sum(-1)
+    """``(Lq, H, C), (Lk, H, C), (H, C) -> (H, Lq, Lk)``, heads first (contiguous): the layout of the batched
+    matrix products that turn the scores into messages, so neither direction copies the score tensor."""
+    return (F.leaky_relu(xq.unsqueeze(1) + xk.unsqueeze(0), slope) * att).sum(-1).permute(2, 0, 1).contiguous()
 
 
 def _eager_edge_score(xi: Tensor, xj: Tensor, e: Tensor, att: Tensor, slope: float) -> Tensor:
@@ -91,7 +92,7 @@ _edge = _Fused(_eager_edge_score)
 
 
 def pair_score(xq: Tensor, xk: Tensor, att: Tensor, slope: float) -> Tensor:
-    """GATv2 scores of every (query, key) pair: ``(Lq, H, C), (Lk, H, C), (H, C) -> (Lq, Lk, H)``."""
+    """GATv2 scores of every (query, key) pair: ``(Lq, H, C), (Lk, H, C), (H, C) -> (H, Lq, Lk)``."""
     return _pair(xq, xk, att, slope=slope)
 
 
