@@ -160,9 +160,10 @@ def _symmetric_gatv2(conv, x: Tensor, pairs: CrossPairs) -> Tensor:
     """Both directions of a weight-sharing GATv2Conv from one score tensor per complex.
 
     With one matrix for sources and targets, the score of antibody residue ``i`` and antigen residue ``j``,
-    ``a · LeakyReLU(W h_i + W h_j)``, is the same whichever of them is the query: one ``(La, Lg, heads,
-    channels)`` tensor serves the antibody's softmax over antigen keys (dim 1) and the antigen's softmax over
-    antibody keys (dim 0), forward and backward — half the work of two directions.
+    ``a · LeakyReLU(W h_i + W h_j)``, is the same whichever of them is the query: one ``(heads, La, Lg)`` score
+    tensor (summed over channels inside :func:`absites.models.fused.pair_score`) serves the antibody's softmax over
+    antigen keys (dim 2) and the antigen's softmax over antibody keys (dim 1), forward and backward — half the work
+    of two directions.
     """
     H, C = conv.heads, conv.out_channels
     out = torch.zeros_like(x)
