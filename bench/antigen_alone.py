@@ -24,7 +24,7 @@ import numpy as np
 
 from absites.config import DEFAULT_MODEL_DIR, PROJECT_ROOT, FeatureConfig, load_data_config, load_feature_config
 from absites.evaluate.bench_config import load_benchmark_config
-from absites.evaluate.unbound import case_records, read_cases
+from absites.evaluate.unbound import build_cases
 from absites.metrics import auprc, auroc, threshold_metrics
 from absites.train.run import load_run, load_split
 
@@ -41,16 +41,9 @@ def main() -> None:
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     sets = {part: [(g, None) for g in load_split(bench.splits[part], data, features, None, workers=1).graphs]
             for part in ("val", "test")}
-    bound, unbound = [], []
-    for case in read_cases(data.data_root() / "docking_unbound" / "index.csv"):
-        try:
-            rec = case_records(case, FeatureConfig(), {})
-        except Exception as exc:  # noqa: BLE001 - a case that cannot be built is reported, the rest scored
-            print(f"skipped {case.case_id}: {exc}")
-            continue
-        bound.append((rec.bound, None))
-        unbound.append((rec.unbound, rec.u_to_b >= 0))
-    sets.update({"docking bound": bound, "docking unbound": unbound})
+    cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig())  # bad cases logged
+    sets.update({"docking bound": [(rec.bound, None) for rec in cases],
+                 "docking unbound": [(rec.unbound, rec.u_to_b >= 0) for rec in cases]})
     print("| run | " + " | ".join(f"{k} AUROC / AUPRC / MCC" for k in sets) + " |")
     print("|---|" + "---|" * len(sets))
     for run in [Path(r) for r in args.runs.split(",") if r]:

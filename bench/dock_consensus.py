@@ -36,7 +36,7 @@ from scipy.spatial import cKDTree
 
 from absites.config import FeatureConfig, load_data_config, load_feature_config
 from absites.evaluate.bench_config import load_benchmark_config
-from absites.evaluate.unbound import case_records, read_cases
+from absites.evaluate.unbound import build_cases
 from absites.metrics import auroc
 from absites.train.run import load_split
 
@@ -159,16 +159,9 @@ def main() -> None:
     sets = {part: [(g, None) for g in load_split(bench.splits[part], data, features, None, workers=1).graphs]
             for part in ("val", "test") if part in wanted}
     if "docking" in wanted:
-        bound, unbound = [], []
-        for case in read_cases(data.data_root() / "docking_unbound" / "index.csv"):
-            try:
-                rec = case_records(case, FeatureConfig(), {})
-            except Exception as exc:  # noqa: BLE001 - a case that cannot be built is reported, the rest scored
-                print(f"skipped {case.case_id}: {exc}")
-                continue
-            bound.append((rec.bound, None))
-            unbound.append((rec.unbound, rec.u_to_b >= 0))
-        sets.update({"docking bound": bound, "docking unbound": unbound})
+        cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig())  # bad cases logged
+        sets.update({"docking bound": [(rec.bound, None) for rec in cases],
+                     "docking unbound": [(rec.unbound, rec.u_to_b >= 0) for rec in cases]})
     print("| set | antigens | top 50 own | top 50 other antibody | weighted own | weighted other antibody | RSA "
           "| pooled top 50 own | pooled weighted own |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

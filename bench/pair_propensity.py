@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from absites.config import FeatureConfig, load_data_config, load_feature_config
 from absites.evaluate.bench_config import load_benchmark_config
-from absites.evaluate.unbound import case_records, read_cases
+from absites.evaluate.unbound import build_cases
 from absites.metrics import auroc
 from absites.structure.residues import AA_INDEX, VOCAB
 from absites.train.run import load_split
@@ -75,12 +75,8 @@ def main() -> None:
     bench = load_benchmark_config(args.bench)
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     parts = {p: load_split(bench.splits[p], data, features, None, workers=1).graphs for p in ("train", "val", "test")}
-    parts["docking (bound)"] = []
-    for case in read_cases(data.data_root() / "docking_unbound" / "index.csv"):
-        try:
-            parts["docking (bound)"].append(case_records(case, FeatureConfig(), {}).bound)
-        except Exception as exc:  # noqa: BLE001 - a case that cannot be built is reported, the rest scored
-            print(f"skipped {case.case_id}: {exc}")
+    parts["docking (bound)"] = [rec.bound for rec in build_cases(data.data_root() / "docking_unbound" / "index.csv",
+                                                                 FeatureConfig())]  # bad cases logged
     table = pair_log_odds(parts["train"], args.radius)
     print(f"# pair_propensity: {bench.name}, table from {len(parts['train'])} training complexes, contacts Cα ≤ "
           f"{args.radius:g} Å, patches {args.patch:g} Å; mean within-antigen epitope AUROC")

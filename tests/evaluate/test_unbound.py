@@ -11,6 +11,7 @@ from absites.config import FeatureConfig
 from absites.evaluate.unbound import (
     ScoredRun,
     align_residues,
+    build_cases,
     case_records,
     mapping_counts,
     models_fingerprint,
@@ -107,6 +108,20 @@ def _two_cases(tmp_path):
     index.write_text("\n".join([lines[0]] + [l for l in lines[1:] if l.startswith(("6her,", "6jb8,"))]) + "\n")
     (index.parent / "structures").symlink_to(CASES_INDEX.parent / "structures")
     return index
+
+
+def test_build_cases_skips_and_records_a_case_that_cannot_be_built(tmp_path):
+    index = _two_cases(tmp_path)
+    lines = index.read_text().splitlines()
+    (index.parent / "bad.pdb").write_text("HEADER    TRUNCATED BEFORE ITS FIRST ATOM\n")
+    broken = lines[2].split(",")
+    column = lines[0].split(",").index("file_l_u")
+    broken[column] = "bad.pdb"
+    index.write_text("\n".join(lines[:2] + [",".join(broken)]) + "\n")
+    skipped: list[str] = []
+    got = build_cases(index, FeatureConfig(), skipped=skipped)
+    assert [rec.bound.complex_id.split("_")[0] for rec in got] == [lines[1].split(",")[0].split("_")[0]]
+    assert len(skipped) == 1 and skipped[0].startswith(broken[0] + ": ") and "bad.pdb" in skipped[0]
 
 
 def test_bench_command_writes_the_bound_unbound_table(tmp_path):

@@ -309,6 +309,23 @@ def _build_case(case, features, surfaces):
         return case.case_id, None, f"unexpected {type(exc).__name__}: {exc}"
 
 
+def build_cases(index: str | Path, features: FeatureConfig, surfaces: dict[str, SurfaceConfig] | None = None,
+                skipped: list[str] | None = None) -> list[CaseRecords]:
+    """Every case of a ``docking_unbound/index.csv`` built into records, in index order. A row that cannot be
+    read (:func:`read_cases`) or a case that cannot be built is left out, logged and, when ``skipped`` is given,
+    recorded there with its reason; the others are kept."""
+    built = []
+    for case in read_cases(index, skipped):
+        case_id, rec, reason = _build_case(case, features, surfaces or {})
+        if rec is None:
+            log.warning("skipped %s: %s", case_id, reason)
+            if skipped is not None:
+                skipped.append(f"{case_id}: {reason}")
+        else:
+            built.append(rec)
+    return built
+
+
 def collect_runs(cfg: UnboundBenchConfig, runs_root: Path,
                  stored: frozenset[tuple[str, int]] = frozenset()
                  ) -> tuple[list[ScoredRun], list[str], list[tuple[str, int]]]:
