@@ -275,6 +275,16 @@ def test_overlapping_separate_partners_warn(tmp_path, models, caplog):
     assert "overlap in space" in caplog.text
 
 
+def test_an_antigen_too_small_for_a_surface_names_itself(tmp_path, models):
+    s = read_structure(E.path)
+    from absites.structure.write import write_pdb
+
+    ab = write_pdb(s, tmp_path / "ab.pdb", residue_mask=np.isin(s.res_chain, ["A", "B"]))
+    ag = write_text(tmp_path / "ag.pdb", "ATOM      1  N   ALA C   1      11.104   6.134  -6.504  1.00  0.00           N\n")
+    with pytest.raises(AbsitesError, match=r"the antigen \(chain\(s\) C\): a surface needs at least 4 atoms, got 1"):
+        predict_file(ab, tmp_path / "out", models, antigen_file=ag)
+
+
 # 8. messages
 def test_mmcif_named_pdb_says_so(tmp_path):
     path = write_text(tmp_path / "really_cif.pdb", cif_text(read_structure(E.path)))

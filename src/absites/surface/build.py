@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from absites.config import SurfaceConfig
+from absites.errors import SurfaceError
 from absites.graph.build import FEATURE_NAMES, ResidueGraph
 from absites.structure.complex import Complex
 from absites.structure.labels import atom_partner_distance, vertex_labels
@@ -110,8 +111,12 @@ def protein_surface(complex_: Complex, graph: ResidueGraph, protein: str, cfg: S
     s = complex_.structure
     res_mask = complex_.is_antibody if protein == "antibody" else complex_.is_antigen
     atom_idx = np.flatnonzero(res_mask[s.atom_residue])
-    mesh = molecular_surface(s.atom_coords[atom_idx], s.atom_elements[atom_idx], s.atom_residue[atom_idx],
-                             cfg.grid_angstrom, cfg.probe_angstrom, cfg.target_vertices, cfg.marching_step)
+    try:
+        mesh = molecular_surface(s.atom_coords[atom_idx], s.atom_elements[atom_idx], s.atom_residue[atom_idx],
+                                 cfg.grid_angstrom, cfg.probe_angstrom, cfg.target_vertices, cfg.marching_step)
+    except SurfaceError as exc:  # name the protein: the mesh only sees atoms
+        chains = ", ".join(sorted(set(s.res_chain[res_mask].tolist()))) or "none"
+        raise SurfaceError(f"{complex_.complex_id}: the {protein} (chain(s) {chains}): {exc}") from None
     ops = spectral_operators(mesh.vertices, mesh.faces, mesh.normals, cfg.k_eig)
     mean_c, gauss_c = curvatures(mesh.vertices, mesh.faces, mesh.normals, ops.laplacian, ops.mass)
     if cfg.operators == "point_cloud":  # DiffusionNet on the vertices as a point cloud
