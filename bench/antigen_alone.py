@@ -41,7 +41,7 @@ def main() -> None:
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     sets = {part: [(g, None) for g in load_split(bench.splits[part], data, features, None, workers=1).graphs]
             for part in ("val", "test")}
-    cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig())  # bad cases logged
+    cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig()).values()  # bad ones logged
     sets.update({"docking bound": [(rec.bound, None) for rec in cases],
                  "docking unbound": [(rec.unbound, rec.u_to_b >= 0) for rec in cases]})
     print("| run | " + " | ".join(f"{k} AUROC / AUPRC / MCC" for k in sets) + " |")

@@ -159,7 +159,7 @@ def main() -> None:
     sets = {part: [(g, None) for g in load_split(bench.splits[part], data, features, None, workers=1).graphs]
             for part in ("val", "test") if part in wanted}
     if "docking" in wanted:
-        cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig())  # bad cases logged
+        cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig()).values()  # bad ones logged
         sets.update({"docking bound": [(rec.bound, None) for rec in cases],
                      "docking unbound": [(rec.unbound, rec.u_to_b >= 0) for rec in cases]})
     print("| set | antigens | top 50 own | top 50 other antibody | weighted own | weighted other antibody | RSA "

@@ -75,8 +75,8 @@ def main() -> None:
     bench = load_benchmark_config(args.bench)
     data, features = load_data_config(bench.data), load_feature_config(bench.features)
     parts = {p: load_split(bench.splits[p], data, features, None, workers=1).graphs for p in ("train", "val", "test")}
-    parts["docking (bound)"] = [rec.bound for rec in build_cases(data.data_root() / "docking_unbound" / "index.csv",
-                                                                 FeatureConfig())]  # bad cases logged
+    cases = build_cases(data.data_root() / "docking_unbound" / "index.csv", FeatureConfig())  # bad ones logged
+    parts["docking (bound)"] = [rec.bound for rec in cases.values()]
     table = pair_log_odds(parts["train"], args.radius)
     print(f"# pair_propensity: {bench.name}, table from {len(parts['train'])} training complexes, contacts Cα ≤ "
           f"{args.radius:g} Å, patches {args.patch:g} Å; mean within-antigen epitope AUROC")

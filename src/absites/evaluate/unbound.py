@@ -310,20 +310,18 @@ def _build_case(case, features, surfaces):
 
 
 def build_cases(index: str | Path, features: FeatureConfig, surfaces: dict[str, SurfaceConfig] | None = None,
-                skipped: list[str] | None = None) -> list[CaseRecords]:
-    """Every case of a ``docking_unbound/index.csv`` built into records, in index order. A row that cannot be
-    read (:func:`read_cases`) or a case that cannot be built is left out, logged and, when ``skipped`` is given,
-    recorded there with its reason; the others are kept."""
-    built = []
-    for case in read_cases(index, skipped):
-        case_id, rec, reason = _build_case(case, features, surfaces or {})
+                skipped: list[str] | None = None, workers: int = 1) -> dict[str, CaseRecords]:
+    """Every case of a ``docking_unbound/index.csv`` built into records (case id -> records, in index order), on
+    ``workers`` processes. A row that cannot be read (:func:`read_cases`) or a case that cannot be built is left
+    out, logged and, when ``skipped`` is given, recorded there with its reason; the others are kept."""
+    cases = read_cases(index, skipped)
+    built = Parallel(n_jobs=workers)(delayed(_build_case)(c, features, surfaces or {}) for c in cases)
+    for case_id, rec, reason in built:
         if rec is None:
             log.warning("skipped %s: %s", case_id, reason)
             if skipped is not None:
                 skipped.append(f"{case_id}: {reason}")
-        else:
-            built.append(rec)
-    return built
+    return {case_id: rec for case_id, rec, _ in built if rec is not None}
 
 
 def collect_runs(cfg: UnboundBenchConfig, runs_root: Path,
@@ -418,16 +416,14 @@ def run_unbound(cfg: UnboundBenchConfig, out_root: str | Path, runs_root: str | 
     out_dir = Path(out_root) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
-    cases = read_cases(data.data_root() / cfg.cases, skipped)
     path = out_dir / "runs.json"
     previous = json.loads(path.read_text()) if path.exists() and not force else []
     runs, missing, order = collect_runs(cfg, Path(runs_root), frozenset(
         (r["label"], r["seed"]) for r in previous if r["label"] != SHIPPED))
     surfaces = surface_configs(runs)
-    log.info("%d cases, %d runs, surface configs: %s", len(cases), len(runs), ", ".join(surfaces) or "none")
-    built = Parallel(n_jobs=workers)(delayed(_build_case)(c, features, surfaces) for c in cases)
-    records = {cid: rec for cid, rec, _ in built if rec is not None}
-    skipped += [f"{cid}: {why}" for cid, rec, why in built if rec is None]
+    records = build_cases(data.data_root() / cfg.cases, features, surfaces, skipped, workers)
+    log.info("%d cases built, %d left out, %d runs, surface configs: %s", len(records), len(skipped), len(runs),
+             ", ".join(surfaces) or "none")
     counts = {cid: mapping_counts(rec) for cid, rec in records.items()}
     with (out_dir / "cases.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
