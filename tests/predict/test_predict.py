@@ -99,6 +99,18 @@ def test_separate_antibody_and_antigen_files(models, tmp_path):
     assert pred.roles.antigen == ("C",) and pred.in_contact
 
 
+def test_swapped_antibody_and_antigen_files_say_so(models, tmp_path):
+    s = read_structure(E.path)
+    ab = write_pdb(s, tmp_path / "ab.pdb", residue_mask=s.res_chain != "C")
+    ag = write_pdb(s, tmp_path / "ag.pdb", residue_mask=s.res_chain == "C")
+    with pytest.raises(ChainError, match=r"ag\.pdb: no antibody chain found .*chains C\).*files swapped"):
+        predict_file(ag, tmp_path / "out", models, antigen_file=ab, write_surfaces=False)
+    other = write_pdb(s, tmp_path / "other.pdb", residue_mask=s.res_chain == "C")  # no antibody in either file
+    with pytest.raises(ChainError, match="no antibody chain found") as info:
+        predict_file(ag, tmp_path / "out", models, antigen_file=other, write_surfaces=False)
+    assert "files swapped" not in str(info.value)
+
+
 def test_not_in_contact_predicts_and_says_so(models, tmp_path):
     far = write_text(tmp_path / "far.pdb", shift_chains(pdb_text(E), {"C"}, 150.0))
     (pred,) = predict_file(far, tmp_path / "out", models, write_surfaces=False)

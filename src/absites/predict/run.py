@@ -438,7 +438,9 @@ def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskMo
 
         found = detect_antibodies(structure)
         if not found and not heavy:
-            raise ChainError(f"{path}: no antibody chain found")
+            swapped = " The antigen file holds one: are the two files swapped?" if detect_antibodies(ag) else ""
+            raise ChainError(f"{path}: no antibody chain found (no heavy-chain variable domain among protein chains "
+                             f"{', '.join(structure.chains) or 'none'}); name it with --heavy.{swapped}")
         heavy, light = (heavy, light) if heavy else (found[0].heavy, found[0].light)
         antibody_chains = [c for c in (heavy, light) if c]
         structure = combine_structures(structure.select_chains(antibody_chains), ag)
