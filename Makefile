@@ -7,7 +7,7 @@ WORKERS ?= 2
 IDS    ?= 1ahw 3gjf
 BASE   ?= a367388
 
-.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-speedup bench-profile bench-gpu bench-throughput bench-predict bench-ceiling clean
+.PHONY: install test test-fast test-all demo data prepare prepare-sample prepare-surface train train-default predict evaluate bench bench-tables bench-gep bench-docking bench-pecan bench-robustness bench-unbound bench-data-effect bench-prepare bench-numbering bench-surface bench-train bench-speedup bench-profile bench-gpu bench-throughput bench-predict bench-ceiling bench-pool-cv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -137,6 +137,10 @@ bench-throughput: $(STAMP)
 ## make bench-ceiling: epitope MCC of val-chosen and test-chosen (ceiling) cuts of gep-plus runs' scores
 bench-ceiling: $(STAMP)
 	$(BIN)/python bench/threshold_ceiling.py
+
+## make bench-pool-cv: the gbm members cross-validated on the 771-complex training pool, folds by antigen family
+bench-pool-cv: $(STAMP)
+	$(BIN)/python bench/pool_cv.py
 
 ## make bench-predict: end-to-end seconds of absites predict (cold start, CPU, surfaces included)
 bench-predict: $(STAMP)
