@@ -46,6 +46,7 @@ VARIANTS = {
     "gbm": ("gbm", {}),
     "gbm-templates": ("gbm-templates", {}),
     "gbm-templates-relatives": ("gbm-templates", {"template_relatives": 0.9}),
+    "gbm-shape-context-templates": ("gbm-templates", {"shape": True, "context": True}),
     "gbm-shape-context-templates-relatives": ("gbm-templates", {"shape": True, "context": True,
                                                                 "template_relatives": 0.9}),
 }
