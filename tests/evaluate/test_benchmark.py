@@ -132,8 +132,11 @@ def test_robustness_zero_noise_changes_nothing_and_noise_moves_epitope(sample_be
     rows = json.loads((folder / "runs.json").read_text())
     for r in rows:
         if r["sigma"] == 0.0:  # rebuilt from scratch without noise: the same predictions
+            # to float rounding: the clean metrics were computed in the training job (its thread count and batch
+            # shapes), these in this process; on an AVX-512 machine the products then sum in another order, the
+            # probabilities move by ~1e-7 and a few near-tied residue pairs swap (egnn: 1.2e-6 of AUROC)
             for task in ("paratope", "epitope"):
-                assert r[f"{task}_auroc_noisy"] == pytest.approx(r[f"{task}_auroc_clean"], abs=1e-9)
+                assert r[f"{task}_auroc_noisy"] == pytest.approx(r[f"{task}_auroc_clean"], abs=1e-4)
     prior_1 = next(r for r in rows if r["label"] == "prior" and r["sigma"] == 1.0)
     # the prior's paratope score is positional (numbering), its epitope score uses RSA, which noise moves
     assert prior_1["paratope_auroc_noisy"] == pytest.approx(prior_1["paratope_auroc_clean"])
