@@ -53,7 +53,24 @@ def worker():
     assert w.proc.poll() is not None
 
 
-def test_worker_gives_the_probabilities_and_notes_of_loading_here(member_inputs, worker):
+@pytest.fixture
+def fresh_threads():
+    """This process at the torch thread count of a fresh one, as the worker runs: earlier tests of the session set
+    their own, and with another count the products sum in another order (on an AVX-512 machine the probabilities
+    then differ in the 8th digit)."""
+    import subprocess
+
+    import torch
+
+    default = int(subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                                 capture_output=True, text=True, check=True).stdout)
+    before = torch.get_num_threads()
+    torch.set_num_threads(default)
+    yield default
+    torch.set_num_threads(before)
+
+
+def test_worker_gives_the_probabilities_and_notes_of_loading_here(member_inputs, worker, fresh_threads):
     here, graph, surfaces = member_inputs
     worker.load(MEMBER)
     remote = RemoteRun(worker, MEMBER)

@@ -5,7 +5,8 @@ needs it: parsing, numbering, the residue graph, the surfaces and the gradient-b
 numpy / SciPy work. So when the ensembles have a network member, :class:`NetworkWorker` starts
 ``python -m absites.train.worker`` at once; that process imports torch and loads the checkpoints on
 another core while this one carries on, and runs the network's forward passes when asked. The same code
-runs on the same inputs, so the probabilities are the same as in one process (tested byte for byte).
+runs on the same inputs, so the probabilities are the same as in one process at the same torch thread
+count (tested byte for byte; both processes use torch's default).
 
 Used only where it can help (:func:`worker_wanted`): at least two usable cores, torch not yet imported
 here (then loading in-process costs nothing more), and ``ABSITES_PREDICT_WORKER`` not ``0``. If the
