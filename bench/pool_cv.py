@@ -49,6 +49,9 @@ VARIANTS = {
     "gbm-shape-context-templates": ("gbm-templates", {"shape": True, "context": True}),
     "gbm-shape-context-templates-relatives": ("gbm-templates", {"shape": True, "context": True,
                                                                 "template_relatives": 0.9}),
+    # the antibody's descriptors too (absites.graph.partner; not kept on GEP val, bench/RESULTS.md)
+    "gbm-shape-context-partner-templates-relatives": ("gbm-templates", {"shape": True, "context": True, "partner": True,
+                                                                        "template_relatives": 0.9}),
 }
 MIN_CHAIN = 30  # residues: shorter antigen chains (peptides) do not join clusters
 
