@@ -35,7 +35,7 @@ import numpy as np
 from absites.config import PROJECT_ROOT, load_data_config, load_feature_config, load_model_config
 from absites.data.index import SplitSpec, read_index
 from absites.data.leakage import antigen_clusters, sequences_of
-from absites.metrics import auprc, auroc, best_mcc_threshold, task_mask, threshold_metrics
+from absites.metrics import best_mcc_threshold, evaluate, gather, threshold_metrics
 from absites.models.baselines import SklearnBaseline
 from absites.models.smoothing import choose_smoothing
 from absites.provenance import machine_description
@@ -72,9 +72,9 @@ def fold_of(complex_ids: list[str], clusters: dict[str, int], folds: int, seed: 
     return np.array([where[clusters[cid]] for cid in complex_ids])
 
 
-def pool_clusters(index: Path, identity: float, workers: int) -> dict[str, int]:
+def pool_clusters(index: Path, identity: float, cache_dir: Path, workers: int) -> dict[str, int]:
     entries = read_index(index, split="train", primary_only=True)
-    seqs, failed = sequences_of(entries, load_data_config("default").cache_path(), workers=workers)
+    seqs, failed = sequences_of(entries, cache_dir, workers=workers)
     if failed:
         logging.warning("%d pool entries without sequences (own clusters): %s", len(failed), failed[:3])
     long = {cid: dataclasses.replace(s, antigen=tuple(a for a in s.antigen if len(a) >= MIN_CHAIN) or s.antigen)
@@ -101,20 +101,9 @@ def out_of_fold(graphs, fold: np.ndarray, model_name: str, params: dict, seed: i
     return preds
 
 
-def within_auroc(graphs, preds) -> float:
-    values = []
-    for g in graphs:
-        m = task_mask(g, "epitope")
-        y = g.y[m]
-        if 0 < y.sum() < len(y):
-            values.append(auroc(y, preds[g.complex_id][m]))
-    return float(np.mean(values))
-
-
 def _pooled(graphs, preds: dict[str, np.ndarray], task: str) -> tuple[np.ndarray, np.ndarray]:
-    masks = [task_mask(g, task) for g in graphs]
-    return (np.concatenate([g.y[m] for g, m in zip(graphs, masks)]),
-            np.concatenate([preds[g.complex_id][m] for g, m in zip(graphs, masks)]))
+    pairs = gather(graphs, preds, task)
+    return np.concatenate([y for y, _ in pairs]), np.concatenate([s for _, s in pairs])
 
 
 def summarise(graphs, fold: np.ndarray, preds: dict[str, np.ndarray]) -> dict[str, float]:
@@ -132,14 +121,15 @@ def summarise(graphs, fold: np.ndarray, preds: dict[str, np.ndarray]) -> dict[st
             calls[label].append((y, (s >= cut).astype(float)))
     out = {}
     for label, scores in (("raw", preds), ("smoothed", smoothed)):
-        y, s = _pooled(graphs, scores, "epitope")
-        out[f"epitope AUROC {label}"] = auroc(y, s)
-        out[f"epitope AUPRC {label}"] = auprc(y, s)
-        out[f"within-antigen AUROC {label}"] = within_auroc(graphs, scores)
+        metrics = evaluate(graphs, scores)
+        out[f"epitope AUROC {label}"] = metrics["epitope"]["auroc"]
+        out[f"epitope AUPRC {label}"] = metrics["epitope"]["auprc"]
+        out[f"within-antigen AUROC {label}"] = metrics["epitope"]["auroc_mean"]  # complexes with both classes
         yy = np.concatenate([a for a, _ in calls[label]])
         out[f"epitope MCC {label}"] = threshold_metrics(yy, np.concatenate([b for _, b in calls[label]]), 0.5)["mcc"]
-    out["surface-residue epitope AUROC raw"] = auroc(*_pooled(graphs, preds, "epitope_surface"))
-    out["paratope AUPRC"] = auprc(*_pooled(graphs, preds, "paratope"))
+        if label == "raw":
+            out["surface-residue epitope AUROC raw"] = metrics["epitope_surface"]["auroc"]
+            out["paratope AUPRC"] = metrics["paratope"]["auprc"]
     return out
 
 
@@ -159,7 +149,7 @@ def main() -> None:
     scores_dir.mkdir(parents=True, exist_ok=True)
     data, features = load_data_config("default"), load_feature_config("default")
     graphs = load_split(SplitSpec("train", index=args.pool), data, features, None, workers=args.workers).graphs
-    clusters = pool_clusters(PROJECT_ROOT / args.pool, args.identity, args.workers)
+    clusters = pool_clusters(PROJECT_ROOT / args.pool, args.identity, data.cache_path(), args.workers)
     graphs = [g for g in graphs if g.complex_id in clusters]
     fold = fold_of([g.complex_id for g in graphs], clusters, args.folds, args.seed)
     n_clusters = len({clusters[g.complex_id] for g in graphs})

@@ -191,6 +191,12 @@ def _warn_overlap(structure: Structure, n_antibody_chains: int, ab_path, ag_path
     return n
 
 
+def _no_antibody(source: str | Path, structure: Structure, hint: str = "") -> ChainError:
+    """The error for a structure in which numbering finds no antibody: its chains, then ``hint``."""
+    return ChainError(f"{source}: no antibody chain found (no heavy-chain variable domain among protein chains "
+                      f"{', '.join(structure.chains) or 'none'}){hint}")
+
+
 def resolve_roles(structure: Structure, heavy: str | None = None, light: str | None = None,
                   antigen: tuple[str, ...] | None = None) -> list[tuple[ChainRoles, bool]]:
     """Roles to predict, each with whether antibody and antigen are in contact.
@@ -220,8 +226,7 @@ def resolve_roles(structure: Structure, heavy: str | None = None, light: str | N
         return [(roles, chains_in_contact(structure, roles.antibody, roles.antigen))]
     found = detect_antibodies(structure)
     if not found:
-        raise ChainError(f"{structure.source}: no antibody chain found (no heavy-chain variable domain among "
-                         f"protein chains {', '.join(structure.chains)})")
+        raise _no_antibody(structure.source, structure)
     with_antigen = [(a.roles(), True) for a in found if a.antigen]
     if with_antigen:
         return with_antigen
@@ -332,8 +337,7 @@ def predict_one_protein(path: str | Path, out_dir: str | Path, models: dict[str,
         else:
             found = detect_antibodies(structure)
             if not found:
-                raise ChainError(f"{path}: no antibody chain found (no heavy-chain variable domain among protein "
-                                 f"chains {', '.join(structure.chains)}); name it with --heavy")
+                raise _no_antibody(path, structure, "; name it with --heavy")
             if len(found) > 1:
                 log.warning("%s: %d antibodies; predicting the first (H=%s L=%s); choose with --heavy/--light",
                             path, len(found), found[0].heavy, found[0].light or "-")
@@ -439,8 +443,7 @@ def predict_file(path: str | Path, out_dir: str | Path, models: dict[str, TaskMo
         found = detect_antibodies(structure)
         if not found and not heavy:
             swapped = " The antigen file holds one: are the two files swapped?" if detect_antibodies(ag) else ""
-            raise ChainError(f"{path}: no antibody chain found (no heavy-chain variable domain among protein chains "
-                             f"{', '.join(structure.chains) or 'none'}); name it with --heavy.{swapped}")
+            raise _no_antibody(path, structure, f"; name it with --heavy.{swapped}")
         heavy, light = (heavy, light) if heavy else (found[0].heavy, found[0].light)
         antibody_chains = [c for c in (heavy, light) if c]
         structure = combine_structures(structure.select_chains(antibody_chains), ag)
