@@ -1,14 +1,16 @@
 """Seconds per training epoch and validation metrics per model on the GEP train subset (CPU).
 
 Usage: python bench/bench_train.py [--models epmp,egnn,...] [--epochs N] [--surface-epochs N]
-       [--surface-config fast] [--threads 2]
+       [--surface-config fast] [--threads 2] [--params hidden=32,layers=2]
 
 Trains each model on the GEP epitope split's train complexes present in the data
 (78 of 103) with early stopping on its val complexes (22 of 28), seed 42, and
 prints one row per model: seconds per epoch (the mean over the epochs run, and their median: the
 mean includes the first epoch's one-off costs, e.g. GATv2's ~3 s compile of its fused scores), best epoch, and
 validation AUROC / AUPRC / MCC (at the val-chosen threshold) for paratope (CDR
-residues) and epitope. Run directories go to runs/bench-train/<model>. Surface models use
+residues) and epitope. ``--params`` overrides constructor parameters of every listed model (YAML scalars), e.g.
+to see how an epoch's time scales with width or depth; the row's label names them. Run directories go to
+runs/bench-train/<label>. Surface models use
 ``--surface-config`` (default ``fast``, the training default); the epoch caps default to the
 benchmark budget (12 graph / 5 surface epochs, patience 4 / 3).
 """
@@ -19,11 +21,13 @@ import argparse
 import dataclasses
 import json
 import logging
+import re
 import statistics
 import subprocess
 import time
 
 import torch
+import yaml
 
 from absites import registry
 from absites.config import (
@@ -48,21 +52,26 @@ def main() -> None:
     ap.add_argument("--surface-config", default="fast")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all available cores)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--params", default="", help="KEY=VALUE[,KEY=VALUE]: constructor parameters for every model")
     args = ap.parse_args()
+    overrides = parse_params(args.params)
     logging.basicConfig(level=logging.WARNING)
     data, features = load_data_config("default"), load_feature_config("default")
     surface = load_surface_config(args.surface_config)
     rows = []
     for name in args.models.split(","):
         model = load_model_config(name)
+        if overrides:
+            model = dataclasses.replace(model, params={**model.params, **overrides})
+            name = name + "[" + ",".join(f"{k}={v}" for k, v in overrides.items()) + "]"
         training = load_training_config("default")
         cap = args.surface_epochs if model.needs_surfaces else args.epochs
         patience = 3 if model.needs_surfaces else 4
         training = dataclasses.replace(training, epochs=min(training.epochs, cap), patience=patience,
                                        threads=args.threads)
         t0 = time.perf_counter()
-        result = train_run(model, training, data, features, surface, PROJECT_ROOT / "runs" / "bench-train" / name,
-                           workers=args.workers)
+        run_dir = PROJECT_ROOT / "runs" / "bench-train" / re.sub(r"[^\w.-]+", "-", name).strip("-")
+        result = train_run(model, training, data, features, surface, run_dir, workers=args.workers)
         p, e = result.val_metrics["paratope"], result.val_metrics["epitope"]
         history = json.loads((result.out_dir / "best.json").read_text())["history"]
         median = statistics.median(h["seconds"] for h in history) if history else float("nan")
@@ -81,6 +90,17 @@ def main() -> None:
     for r in rows:
         print(f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {r[4]:.0f} | " + " | ".join(f"{v:.3f}" for v in r[5:])
               + " |")
+
+
+def parse_params(text: str) -> dict:
+    """``"hidden=32,share_cross=false"`` -> ``{"hidden": 32, "share_cross": False}`` (values read as YAML scalars)."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--params: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 if __name__ == "__main__":
