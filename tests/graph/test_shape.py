@@ -9,10 +9,14 @@ import pickle
 import numpy as np
 import pytest
 
+from absites.config import FeatureConfig
+from absites.graph import graph_from_complex
 from absites.graph.context import CONTEXT_FEATURES
 from absites.graph.shape import CONTACT_RADII, SHAPE_FEATURES, shape_features
 from absites.metrics import task_mask
 from absites.models.baselines import SklearnBaseline
+from absites.structure.complex import load_complex
+from conftest import SAMPLE
 
 IDS = ["1ahw_BA_C", "1e6j_HL_P", "1jps_HL_T"]
 COL = {name: i for i, name in enumerate(SHAPE_FEATURES)}
@@ -118,6 +122,30 @@ def test_gbm_with_descriptors_reads_them_for_the_epitope_only_and_pickles(graphs
     np.testing.assert_array_equal(restored.predict(query), prob)
     state = dict(plain.__dict__)
     del state[option]  # a gbm pickled before the option existed reads no such descriptors
+    old = SklearnBaseline.__new__(SklearnBaseline)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict(query), plain.predict(query))
+
+
+def test_gbm_with_paratope_shape_reads_them_for_the_antibody_only_and_alone(graphs, plain_gbm):
+    train, query, plain = graphs[:2], graphs[2], plain_gbm
+    model = SklearnBaseline(seed=0, max_iter=20, paratope_shape=True).fit(train)
+    assert model.models["paratope"].n_features_in_ == plain.models["paratope"].n_features_in_ + len(SHAPE_FEATURES)
+    assert model.models["epitope"].n_features_in_ == plain.models["epitope"].n_features_in_
+    prob = model.predict(query)
+    ab = query.is_antibody.astype(bool)
+    np.testing.assert_allclose(plain.predict(query)[~ab], prob[~ab])  # the epitope model is the same
+    assert not np.allclose(plain.predict(query)[ab], prob[ab])
+    # the descriptors are the antibody's own: the antibody parsed alone gets the scores it gets in the complex
+    entry = SAMPLE[IDS[2]]
+    roles = dataclasses.replace(entry.roles, antigen=(), alone=True)
+    alone = graph_from_complex(load_complex(entry.path, roles, IDS[2]), FeatureConfig(), require_contact=False)
+    assert alone.num_nodes == ab.sum() and alone.is_antibody.all()
+    np.testing.assert_allclose(model.predict(alone), prob[ab], rtol=1e-5, atol=1e-7)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(query), prob)
+    state = dict(plain.__dict__)
+    del state["paratope_shape"]  # a gbm pickled before the option existed reads no such descriptors
     old = SklearnBaseline.__new__(SklearnBaseline)
     old.__setstate__(state)
     np.testing.assert_array_equal(old.predict(query), plain.predict(query))

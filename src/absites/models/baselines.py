@@ -15,7 +15,9 @@
   (contact numbers, half-sphere exposure, protrusion; :mod:`absites.graph.shape`); with ``context`` set, its
   glycan-shield and Cα secondary-structure descriptors (:mod:`absites.graph.context`); with ``partner``
   set, the epitope model also reads a summary of the antibody's CDRs and its products with the
-  residue's own charge, hydrophobicity and aromaticity (:mod:`absites.graph.partner`).
+  residue's own charge, hydrophobicity and aromaticity (:mod:`absites.graph.partner`); with
+  ``paratope_shape`` set, the paratope model reads the antibody residues' shape descriptors (computed on the
+  antibody alone, so an antibody without its antigen is scored the same).
 """
 
 from __future__ import annotations
@@ -104,15 +106,18 @@ class SklearnBaseline:
     name = "gbm"
 
     def __init__(self, seed: int = 0, max_iter: int = 200, templates: float | None = None, shape: bool = False,
-                 partner: bool = False, context: bool = False, template_relatives: float | None = None):
+                 partner: bool = False, context: bool = False, template_relatives: float | None = None,
+                 paratope_shape: bool = False):
         """``templates``: minimum antigen identity of a template (e.g. 0.5); None reads no templates.
         ``shape``: the epitope model also reads the residue's shape descriptors (:mod:`absites.graph.shape`).
         ``partner``: the epitope model also reads the antibody's descriptors (:mod:`absites.graph.partner`).
         ``context``: the epitope model also reads the residue's glycan-shield and secondary-structure
         descriptors (:mod:`absites.graph.context`).
         ``template_relatives``: training complexes (leave one out) also skip templates whose antibody is at least
-        this CDR-identical to theirs (:class:`absites.models.templates.TemplateLibrary`)."""
+        this CDR-identical to theirs (:class:`absites.models.templates.TemplateLibrary`).
+        ``paratope_shape``: the paratope model also reads the residue's shape descriptors in the antibody (H+L)."""
         self.seed, self.max_iter, self.templates, self.shape = seed, max_iter, templates, bool(shape)
+        self.paratope_shape = bool(paratope_shape)
         self.template_relatives = template_relatives
         self.partner, self.context = bool(partner), bool(context)
         self.library: TemplateLibrary | None = None
@@ -122,9 +127,11 @@ class SklearnBaseline:
         """What ``task``'s model reads: residue features and neighbour means (``plain``, when already
         computed); the epitope model with the template features appended when it has a library, then
         the shape descriptors when ``shape`` is set, the context descriptors when ``context`` is and the partner
-        descriptors when ``partner`` is."""
+        descriptors when ``partner`` is; the paratope model's with the shape descriptors when ``paratope_shape``
+        is set."""
         if task != "epitope":
-            return neighbourhood_features(graph) if plain is None else plain
+            out = neighbourhood_features(graph) if plain is None else plain
+            return np.concatenate([out, shape_features(graph)], axis=1) if self.paratope_shape else out
         if self.library is not None:
             if template_features is None:
                 template_features = self.library.features(graph)
@@ -183,4 +190,5 @@ class SklearnBaseline:
         state.setdefault("partner", False)
         state.setdefault("context", False)
         state.setdefault("template_relatives", None)
+        state.setdefault("paratope_shape", False)
         self.__dict__.update(state)
