@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from absites.config import CACHE_DIR_ENV, FeatureConfig, SurfaceConfig, Training
 from absites.data.index import ComplexEntry, read_index
 
 DATA_ROOT = resolve_data_root()
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 SAMPLE_INDEX = DATA_ROOT / "sample" / "index.csv"
 FULL_INDEX = DATA_ROOT / "index.csv"
 
@@ -102,3 +104,11 @@ def surfaces(complexes, graphs):
     from absites.surface.build import complex_surfaces
 
     return {g.complex_id: complex_surfaces(c, g, COARSE, 4.5) for c, g in zip(complexes, graphs)}
+
+
+def bench_script(name: str):
+    """A fresh import of ``bench/<name>.py`` (the benchmark scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "pool_cv.py"
+from conftest import bench_script
+
 IDS = ["1ahw_BA_C", "1egj_HL_A", "1kb5_HL_AB", "1bgx_HL_T", "1fns_HL_A", "1jps_HL_T"]
 
 
 @pytest.fixture(scope="module")
 def mod():
-    spec = importlib.util.spec_from_file_location("pool_cv", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("pool_cv")
 
 
 def test_folds_keep_each_cluster_whole_and_balance_the_rest(mod):

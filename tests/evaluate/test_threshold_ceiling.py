@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "threshold_ceiling.py"
+from conftest import bench_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("threshold_ceiling", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_script("threshold_ceiling")
 
 
 def test_perfect_scores_reach_mcc_one_with_either_rule():

@@ -7,12 +7,11 @@ epoch in both), so the table must read 5.0× whatever the machine does.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_speedup.py"
+from conftest import bench_script
 
 FAKE_TRAIN = '''import argparse, json, os
 from pathlib import Path
@@ -48,9 +47,7 @@ def test_the_speedup_is_the_ratio_of_steady_epochs_of_both_codes(tmp_path, monke
     _commit(repo, "base", first=30.0, steady=10.0, threads=False)  # an older script without --threads
     _commit(repo, "head", first=9.0, steady=2.0, threads=True)
 
-    spec = importlib.util.spec_from_file_location("bench_speedup", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("bench_speedup")
     monkeypatch.setattr(mod, "ROOT", repo)
     monkeypatch.setenv("ABSITES_DATA_ROOT", str(tmp_path))
     out = tmp_path / "speedup.md"
@@ -69,8 +66,6 @@ def test_the_speedup_is_the_ratio_of_steady_epochs_of_both_codes(tmp_path, monke
 
 
 def test_steady_skips_the_first_epoch():
-    spec = importlib.util.spec_from_file_location("bench_speedup", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("bench_speedup")
     assert mod.steady([40.0, 3.0, 5.0, 4.0]) == 4.0
     assert mod.steady([7.0]) == 7.0

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from absites.registry import select_inputs
 from absites.config import load_training_config
 from absites.train.loop import build_model, collate, input_dim, loss_fn, make_samples
-from conftest import DATA_ROOT
+from conftest import DATA_ROOT, bench_script
 
 IDS = ["1ahw_BA_C", "1egj_HL_A"]
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_gpu.py"
 
 
 @pytest.mark.parametrize("name,params", [("epmp", {}), ("egnn", {}), ("gatv2", {}),
@@ -48,9 +44,7 @@ def test_gpu_config_asks_for_the_gpu_settings():
 @pytest.mark.slow
 def test_gpu_timing_script_dry_run_on_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("ABSITES_DATA_ROOT", str(DATA_ROOT))
-    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_script("bench_gpu")
     out = tmp_path / "gpu.md"
     table = bench.main(["--device", "cpu", "--data", "sample", "--limit", "2", "--epochs", "2", "--workers", "1",
                         "--models", "egnn,diffusionnet", "--out", str(out)])
@@ -70,9 +64,7 @@ def test_gpu_timing_script_on_cuda(tmp_path, monkeypatch):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     monkeypatch.setenv("ABSITES_DATA_ROOT", str(DATA_ROOT))
-    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_script("bench_gpu")
     table = bench.main(["--data", "sample", "--limit", "4", "--epochs", "2", "--workers", "2",
                         "--out", str(tmp_path / "gpu.md")])
     assert table.startswith("# bench_gpu: cuda")
