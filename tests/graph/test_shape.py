@@ -136,6 +136,10 @@ def test_gbm_with_paratope_shape_reads_them_for_the_antibody_only_and_alone(grap
     ab = query.is_antibody.astype(bool)
     np.testing.assert_allclose(plain.predict(query)[~ab], prob[~ab])  # the epitope model is the same
     assert not np.allclose(plain.predict(query)[ab], prob[ab])
+    # it computes the antibody's descriptors only: the same rows as for both proteins, the antigen's left zero
+    mine = shape_features(query, ("antibody",))
+    np.testing.assert_array_equal(mine[ab], shape_features(query)[ab])
+    assert not mine[~ab].any()
     # the descriptors are the antibody's own: the antibody parsed alone gets the scores it gets in the complex
     entry = SAMPLE[IDS[2]]
     roles = dataclasses.replace(entry.roles, antigen=(), alone=True)

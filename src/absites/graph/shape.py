@@ -39,11 +39,14 @@ SHAPE_FEATURES = (tuple(f"contacts_{int(r)}" for r in CONTACT_RADII)
                   + tuple(f"rsa_mean_{int(r)}" for r in RSA_RADII))
 
 
-def shape_features(graph: ResidueGraph) -> np.ndarray:
-    """``(R, len(SHAPE_FEATURES))`` float32 shape descriptors of every residue (see the module docstring)."""
+def shape_features(graph: ResidueGraph, proteins: tuple[str, ...] = ("antibody", "antigen")) -> np.ndarray:
+    """``(R, len(SHAPE_FEATURES))`` float32 shape descriptors of every residue of ``proteins`` (see the module
+    docstring); the rows of a protein left out are zero (a model that reads one protein's rows skips the other's
+    work)."""
     out = np.zeros((graph.num_nodes, len(SHAPE_FEATURES)), dtype=np.float32)
     ab = graph.is_antibody.astype(bool)
-    for side in (ab, ~ab):
+    sides = {"antibody": ab, "antigen": ~ab}
+    for side in (sides[p] for p in proteins):
         idx = np.flatnonzero(side)
         if idx.size:
             out[idx] = _protein_shape(graph.pos_ca[idx].astype(np.float64), graph.pos[idx].astype(np.float64),

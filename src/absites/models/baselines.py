@@ -131,7 +131,7 @@ class SklearnBaseline:
         is set."""
         if task != "epitope":
             out = neighbourhood_features(graph) if plain is None else plain
-            return np.concatenate([out, shape_features(graph)], axis=1) if self.paratope_shape else out
+            return np.concatenate([out, shape_features(graph, ("antibody",))], axis=1) if self.paratope_shape else out
         if self.library is not None:
             if template_features is None:
                 template_features = self.library.features(graph)
