@@ -193,7 +193,7 @@ class GATv2Net(nn.Module):
 
     needs = ("x", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch")
 
-    def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1,
+    def __init__(self, in_dim: int, hidden: int = 64, heads: int = 4, layers: int = 2, dropout: float = 0.1,
                  fusion: str = "edges", share_cross: bool = False):
         """``share_cross``: the cross layers use one weight matrix for sources and targets (GATv2Conv's
         ``share_weights``), so both directions of a complex share one score tensor (half the cost of the
