@@ -132,3 +132,34 @@ def test_decimation_reaches_target():
     mesh = molecular_surface(s.atom_coords[sel], s.atom_elements[sel], s.atom_residue[sel], target_vertices=3000)
     assert 2500 <= mesh.n_vertices <= 3100
     assert mesh.vertex_residue.max() < c.structure.n_residues
+
+
+@pytest.mark.parametrize("complex_id", ["1ahw_BA_C", "1kb5_HL_AB"])
+def test_sampled_distance_field_equals_the_full_transform_where_marching_cubes_reads_it(complex_id):
+    """With marching_step 2 the field is computed at every 2nd voxel only (k-d tree to the boundary voxels):
+    the same distances as the full Euclidean distance transform there, up to a cap above any cube the
+    surface passes through, so marching cubes makes the same mesh."""
+    from skimage.measure import marching_cubes
+
+    from absites.structure.sasa import atom_radii
+    from absites.surface.mesh import _ses_field
+
+    e = SAMPLE[complex_id]
+    c = load_complex(e.path, e.roles)
+    s = c.structure
+    sel = c.is_antibody[s.atom_residue]
+    coords, radii = s.atom_coords[sel], atom_radii(s.atom_elements[sel])
+    full, origin = _ses_field(coords, radii, 1.25, 1.4, marching_step=1)
+    sampled, origin2 = _ses_field(coords, radii, 1.25, 1.4, marching_step=2)
+    np.testing.assert_array_equal(origin2, origin)
+    reference = full[::2, ::2, ::2]
+    assert sampled.shape == reference.shape
+    cap = sampled.max()
+    assert 1.4 + 2 * 1.25 * 3**0.5 <= cap < reference.max()  # capped, and above every surface cube's corners
+    below = reference < cap
+    np.testing.assert_array_equal(sampled[below], reference[below])
+    assert (sampled[~below] == cap).all()
+    v1, f1, _, _ = marching_cubes(full, level=1.4, spacing=(1.25,) * 3, step_size=2)
+    v2, f2, _, _ = marching_cubes(sampled, level=1.4, spacing=(2.5,) * 3)
+    np.testing.assert_array_equal(f2, f1)
+    np.testing.assert_allclose(v2, v1, rtol=0, atol=1e-9)
