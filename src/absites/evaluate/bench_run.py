@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -203,9 +204,14 @@ def run_benchmark(bench: BenchmarkConfig, out_root: str | Path = "results", runs
             for label, seed in phase:
                 run_job(bench, label, seed, out_dir, runs_dir, threads, command, force)
         elif phase:
-            Parallel(n_jobs=jobs, backend="loky")(
-                delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command, force)
-                for label, seed in phase)
+            with warnings.catch_warnings():
+                # loky replaces a worker whose memory grew by > 300 MB after its first job, reading that as a
+                # leak, and says so with this warning. A training process keeps the memory it frees by design
+                # (train.loop's keep_freed_memory). The next job runs in a fresh worker; no job is lost.
+                warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
+                Parallel(n_jobs=jobs, backend="loky")(
+                    delayed(run_job)(bench, label, seed, out_dir, runs_dir, threads, command, force)
+                    for label, seed in phase)
     write_tables(bench, out_dir)
     return out_dir
 
