@@ -210,7 +210,7 @@ class DiffusionNetBlock(nn.Module):
 
 
 class DiffusionNetEncoder(nn.Module):
-    def __init__(self, in_dim: int, width: int = 64, blocks: int = 4, dropout: float = 0.1):
+    def __init__(self, in_dim: int, width: int = 64, blocks: int = 3, dropout: float = 0.1):
         super().__init__()
         self.inp = nn.Linear(in_dim, width)
         self.blocks = nn.ModuleList(DiffusionNetBlock(width, dropout) for _ in range(blocks))
@@ -242,7 +242,7 @@ class SurfaceNet(nn.Module):
 
     needs = ("surfaces", "n_residues", "is_antibody", "batch")  # = forward's parameters
 
-    def __init__(self, in_dim: int, encoder: str = "diffusionnet", width: int = 64, blocks: int = 4,
+    def __init__(self, in_dim: int, encoder: str = "diffusionnet", width: int = 64, blocks: int = 3,
                  dropout: float = 0.1, pooling: str = "mean", augment_rotation: bool = True, fusion: str = "late"):
         super().__init__()
         make = {
