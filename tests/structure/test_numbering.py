@@ -89,3 +89,16 @@ def test_non_antibody_sequence_not_numbered():
 def test_unknown_definition():
     with pytest.raises(ConfigError):
         cdr_codes_from_positions([(26, "")], "H", "kabbat", 0)
+
+
+def test_hmmscan_is_the_wheels_binary_not_its_launcher():
+    """The ``hmmer`` wheel's ``bin/hmmscan`` is a Python launcher; numbering calls the native binary behind it."""
+    from pathlib import Path
+
+    import hmmer
+
+    from absites.structure.numbering import _hmmer_path
+
+    exe = Path(_hmmer_path()) / "hmmscan"
+    assert exe.parent == Path(hmmer.BIN_DIR)
+    assert not exe.read_bytes().startswith(b"#!")  # a native executable, not a script
