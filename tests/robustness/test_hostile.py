@@ -51,22 +51,25 @@ def models(tmp_path_factory):
 
 
 # 1. non-finite coordinates
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e39", "-1e300"])
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # 1e39 fits float64, not float32: no NumPy warning leaks
 def test_non_finite_coordinates_are_a_clear_error(tmp_path, value):
     path = write_text(tmp_path / "bad.pdb", with_coordinate(TEXT, value))
-    with pytest.raises(StructureFileError, match=r"non-finite coordinate .* line \d+, chain"):
+    with pytest.raises(StructureFileError, match=r"non-finite or out-of-range coordinate .* line \d+, chain"):
         read_structure(path)
 
 
-def test_non_finite_coordinates_in_mmcif(tmp_path):
+@pytest.mark.parametrize("value", ["nan", "1e39"])
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_non_finite_coordinates_in_mmcif(tmp_path, value):
     text = cif_text(read_structure(E.path)).replace(" 1.00 0.0000", " 1.00 0.0000", 1)
     lines = text.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("ATOM "))
     cells = lines[first].split()
-    cells[10] = "nan"
+    cells[10] = value
     lines[first] = " ".join(cells)
     path = write_text(tmp_path / "bad.cif", "\n".join(lines) + "\n")
-    with pytest.raises(StructureFileError, match="non-finite coordinates"):
+    with pytest.raises(StructureFileError, match="non-finite or out-of-range coordinates"):
         read_structure(path)
 
 

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 512 * 1024 * 1024  # decompressed; a whole ribosome is ~50 MB
 CIF_SUFFIXES = (".cif", ".mmcif", ".bcif")
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".pdb1", *CIF_SUFFIXES)
+MAX_COORD_ANGSTROM = float(np.finfo(np.float32).max)  # coordinates are stored as float32; larger is unreadable
 FAST_PDB = True  # files through the column-wise reader (Biopython when it declines); False: Biopython always
 
 
@@ -216,10 +217,10 @@ def _check_pdb_records(path: Path, text: str) -> None:
                 raise StructureFileError(
                     f"{path}: malformed or truncated coordinate record at {tail}: {line.rstrip()[:80]!r}"
                 ) from None
-            if not all(map(math.isfinite, xyz)):
-                raise StructureFileError(f"{path}: non-finite coordinate (nan or inf) at line {lineno}, chain "
-                                         f"{line[21]!r} residue {line[17:20].strip()} {line[22:27].strip()}: "
-                                         f"{line.rstrip()[:80]!r}")
+            if not all(math.isfinite(v) and abs(v) <= MAX_COORD_ANGSTROM for v in xyz):
+                raise StructureFileError(f"{path}: non-finite or out-of-range coordinate (nan, inf or beyond "
+                                         f"float32) at line {lineno}, chain {line[21]!r} residue "
+                                         f"{line[17:20].strip()} {line[22:27].strip()}: {line.rstrip()[:80]!r}")
         elif line.startswith("ENDMDL") and n_coord:
             break  # first model only: the rest is never read
         elif line.startswith("TER"):
@@ -241,6 +242,9 @@ def _parse_biopython(path: Path, text: str, fmt: str):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PDBConstructionWarning)
             warnings.simplefilter("ignore", BiopythonWarning)
+            # a coordinate beyond float32 becomes inf in Biopython's arrays (with NumPy's overflow warning);
+            # read_structure rejects it with the atom named
+            warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning)
             structure = parser.get_structure(path.stem, io.StringIO(text))
     except (PDBConstructionException, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         kind = "mmCIF" if fmt == "cif" else "PDB"
@@ -437,7 +441,7 @@ def _residues_fast(text: str, fmt: str = "pdb") -> list[tuple[str, list[_FileRes
     NumPy cannot read. ``tests/structure/test_parse.py`` checks the two readers give equal structures.
     """
     c = _pdb_columns(text) if fmt == "pdb" else _cif_columns(text)
-    if c is None or not np.isfinite(c.coords).all():
+    if c is None or not (np.abs(c.coords) <= MAX_COORD_ANGSTROM).all():  # also false for nan
         return None
     n = c.coords.shape[0]
     known = _known_elements()
@@ -599,7 +603,8 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
     bad = np.flatnonzero(~np.isfinite(coord_array).all(axis=1))
     if bad.size:
         r = atom_res[bad[0]]
-        raise StructureFileError(f"{path}: {bad.size} atom(s) with non-finite coordinates (nan or inf), first "
+        raise StructureFileError(f"{path}: {bad.size} atom(s) with non-finite or out-of-range coordinates (nan, inf or beyond "
+                                 f"float32), first "
                                  f"{names[bad[0]]} of chain {r_chain[r]!r} residue {r_name[r]} {r_num[r]}{r_icode[r]}")
     atoms_per_residue = np.bincount(np.asarray(atom_res), minlength=len(r_chain))
     if len(r_chain) >= 10 and np.mean(atoms_per_residue == 1) > 0.9:
