@@ -86,31 +86,34 @@ def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
             torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
 
 
-@pytest.mark.parametrize("message_act", [True, False])
-def test_egnn_layer_split_first_layer_equals_concatenated_input(batch, message_act):
+@pytest.mark.parametrize("message_act,coord_hidden", [(True, None), (False, None), (False, 4)])
+def test_egnn_layer_split_first_layer_equals_concatenated_input(batch, message_act, coord_hidden):
     """EGNNLayer applies phi_e's first layer per node block (and, without the message SiLU, its last layer per
     node and folded into phi_x); values and parameter gradients must equal phi_e on the concatenation, per edge."""
     from absites.models.gnn import EDGE_DIM, EGNNLayer, edge_features
 
     torch.manual_seed(0)
-    layer = EGNNLayer(16, EDGE_DIM, message_act=message_act).eval()
-    h, pos = torch.randn(batch.num_nodes, 16), batch.pos_ca
-    ef = edge_features(batch.edge_attr)
+    # float64: the two evaluation orders then agree to 1e-10 (in float32 one gradient element
+    # in 256 differed by 1.1e-4 for coord_hidden=4, accumulation order alone)
+    layer = EGNNLayer(16, EDGE_DIM, message_act=message_act, coord_hidden=coord_hidden).eval().double()
+    assert layer.phi_x[0].out_features == (coord_hidden or 16)
+    h, pos = torch.randn(batch.num_nodes, 16, dtype=torch.float64), batch.pos_ca.double()
+    ef = edge_features(batch.edge_attr.double())
     src, dst = batch.edge_index
     rel = pos[dst] - pos[src]
     sq = (rel**2).sum(1, keepdim=True)
     m = layer.phi_e(torch.cat([h[dst], h[src], sq / 100.0, ef], dim=1))
-    deg = torch.zeros(h.shape[0], 1).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
+    deg = torch.zeros(h.shape[0], 1, dtype=sq.dtype).index_add_(0, dst, torch.ones_like(sq)).clamp(min=1)
     want_pos = pos + torch.zeros_like(pos).index_add_(0, dst, rel * torch.tanh(layer.phi_x(m))) / deg
-    agg = torch.zeros(h.shape[0], m.shape[1]).index_add_(0, dst, m)
+    agg = torch.zeros(h.shape[0], m.shape[1], dtype=m.dtype).index_add_(0, dst, m)
     want_h = layer.norm(h + layer.phi_h(torch.cat([h, agg], dim=1)))
     want_grads = torch.autograd.grad((want_h**2).sum() + (want_pos**2).sum(), list(layer.parameters()))
     got_h, got_pos = layer(h, pos, batch.edge_index, ef)
     got_grads = torch.autograd.grad((got_h**2).sum() + (got_pos**2).sum(), list(layer.parameters()))
-    torch.testing.assert_close(got_h, want_h, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(got_pos, want_pos, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(got_h, want_h, atol=1e-10, rtol=1e-8)
+    torch.testing.assert_close(got_pos, want_pos, atol=1e-10, rtol=1e-8)
     for got, want in zip(got_grads, want_grads):
-        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-3)
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
 
 
 def _cross_attention_per_complex(layer, h, is_antibody, batch, valid):

@@ -85,11 +85,12 @@ class EGNNLayer(MessagePassing):
     into the first layer of ``phi_x`` for the coordinate update: the same function as evaluating ``phi_e`` per
     edge (tested), with two per-edge hidden × hidden products per forward pass instead of five."""
 
-    def __init__(self, hidden: int, edge_dim: int, dropout: float = 0.0, message_act: bool = True):
+    def __init__(self, hidden: int, edge_dim: int, dropout: float = 0.0, message_act: bool = True,
+                 coord_hidden: int | None = None):
         super().__init__(aggr="add")
         self.message_act = message_act
         self.phi_e = mlp([2 * hidden + 1 + edge_dim, hidden, hidden], final_act=message_act)
-        self.phi_x = mlp([hidden, hidden, 1])
+        self.phi_x = mlp([hidden, coord_hidden or hidden, 1])
         self.phi_h = mlp([2 * hidden, hidden, hidden], dropout)
         self.norm = nn.LayerNorm(hidden)
 
@@ -159,13 +160,15 @@ class EGNN(nn.Module):
     needs = ("x", "pos", "edge_index", "edge_attr", "cross_edge_index", "is_antibody", "batch")
 
     def __init__(self, in_dim: int, hidden: int = 64, layers: int = 3, dropout: float = 0.1,
-                 fusion: str = "edges", message_act: bool = True):
+                 fusion: str = "edges", message_act: bool = True, coord_hidden: int | None = None):
         """``message_act``: a SiLU after the message MLP, as in Satorras et al.; without it the message's last
-        layer runs per node (:class:`EGNNLayer`)."""
+        layer runs per node (:class:`EGNNLayer`). ``coord_hidden``: the hidden width of the coordinate MLP
+        ``phi_x`` (``hidden`` when None, as in Satorras et al.)."""
         super().__init__()
         self.fusion = check_fusion(fusion, GRAPH_FUSIONS)
         self.embed = nn.Linear(in_dim, hidden)
-        self.layers = nn.ModuleList(EGNNLayer(hidden, EDGE_DIM, dropout, message_act) for _ in range(layers))
+        self.layers = nn.ModuleList(EGNNLayer(hidden, EDGE_DIM, dropout, message_act, coord_hidden)
+                                    for _ in range(layers))
         if fusion == "edges":
             self.cross = nn.ModuleList(CrossAttention(hidden, dropout) for _ in range(layers))
         elif fusion == "cross_attention":
