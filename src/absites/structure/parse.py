@@ -603,9 +603,9 @@ def read_structure(path: str | Path, chains: list[str] | tuple[str, ...] | None 
     bad = np.flatnonzero(~np.isfinite(coord_array).all(axis=1))
     if bad.size:
         r = atom_res[bad[0]]
-        raise StructureFileError(f"{path}: {bad.size} atom(s) with non-finite or out-of-range coordinates (nan, inf or beyond "
-                                 f"float32), first "
-                                 f"{names[bad[0]]} of chain {r_chain[r]!r} residue {r_name[r]} {r_num[r]}{r_icode[r]}")
+        raise StructureFileError(f"{path}: {bad.size} atom(s) with non-finite or out-of-range coordinates (nan, inf "
+                                 f"or beyond float32), first {names[bad[0]]} of chain {r_chain[r]!r} residue "
+                                 f"{r_name[r]} {r_num[r]}{r_icode[r]}")
     atoms_per_residue = np.bincount(np.asarray(atom_res), minlength=len(r_chain))
     if len(r_chain) >= 10 and np.mean(atoms_per_residue == 1) > 0.9:
         raise StructureFileError(
