@@ -94,6 +94,24 @@ def test_knn_edges_small_inputs():
     assert {tuple(p) for p in e.T} == {(0, 1), (1, 0)}
 
 
+def test_knn_edges_equal_brute_force_sorted_and_unique():
+    """Every pair where one point is among the other's k nearest within the radius, both ways, once each, sorted by
+    (source, target); random points dense enough that many neighbourhoods are mutual and some are cut by the radius."""
+    rng = np.random.default_rng(0)
+    points = rng.random((300, 3)) * 30.0
+    k, radius = 15, 6.0
+    dist = np.linalg.norm(points[:, None] - points[None], axis=2)
+    np.fill_diagonal(dist, np.inf)
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    want = {(i, int(j)) for i in range(len(points)) for j in nearest[i] if dist[i, j] <= radius}
+    want |= {(j, i) for i, j in want}
+    e = knn_edges(points, k, radius)
+    assert e.dtype == np.int64 and e.shape == (2, len(want))
+    assert {tuple(p) for p in e.T.tolist()} == want
+    order = np.lexsort((e[1], e[0]))
+    assert (order == np.arange(e.shape[1])).all()
+
+
 def test_options_change_graph(complex_1ahw, graph_1ahw):
     g = graph_from_complex(complex_1ahw, dataclasses.replace(FeatureConfig(), knn_k=5, edge_coordinates="centroid"))
     assert g.edge_index.shape[1] < graph_1ahw.edge_index.shape[1]

@@ -137,9 +137,15 @@ def knn_edges(points: np.ndarray, k: int, radius_angstrom: float) -> np.ndarray:
     src = np.repeat(np.arange(n), kk)
     dst = nbr.reshape(-1)
     keep = np.isfinite(dist.reshape(-1)) & (dst != src) & (dst < n)
-    src, dst = src[keep], dst[keep]
-    pairs = np.unique(np.concatenate([np.stack([src, dst]), np.stack([dst, src])], axis=1), axis=1)
-    return pairs.astype(np.int64)
+    src, dst = src[keep].astype(np.int64), dst[keep].astype(np.int64)
+    # both directions as one 1-D key each, src * n + dst, sorted: the order of np.unique(..., axis=1) on the pairs
+    # (by src, then dst). Duplicates (mutual neighbours) are dropped after a plain sort: np.unique, on either
+    # layout, took 10-30 ms per protein here against ~1 ms
+    key = np.sort(np.concatenate([src * n + dst, dst * n + src]))
+    first = np.ones(key.shape, dtype=bool)  # first of each run of equal keys (also right for no keys)
+    first[1:] = key[1:] != key[:-1]
+    key = key[first]
+    return np.stack([key // n, key % n])
 
 
 def _sequence_separation(complex_: Complex, edge_index: np.ndarray) -> np.ndarray:

@@ -179,7 +179,10 @@ def mesh_edges(faces: np.ndarray) -> np.ndarray:
     i = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
     j = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
     n = int(f.max()) + 1
-    key = np.unique(i * n + j)  # 1-D keys sort far faster than unique(axis=0)
+    key = np.sort(i * n + j)  # 1-D keys sort far faster than unique(axis=0), and a plain sort than np.unique
+    first = np.ones(key.shape, dtype=bool)  # first of each run of equal keys (also right for no keys)
+    first[1:] = key[1:] != key[:-1]
+    key = key[first]
     return np.stack([key // n, key % n])
 
 
