@@ -39,3 +39,11 @@ def test_matches_biopython_on_antigen_chain():
     assert np.corrcoef(bio, sasa)[0, 1] > 0.99
     assert abs(sasa.sum() / bio.sum() - 1) < 0.02
     assert (rsa >= 0).all() and np.median(rsa) < 1
+
+
+def test_atom_radii_per_element_unknown_and_empty():
+    from absites.structure.sasa import DEFAULT_RADIUS_ANGSTROM, atom_radii
+
+    radii = atom_radii(np.array(["C", "O", "SE", "C", "XX", "N"]))
+    np.testing.assert_array_equal(radii, [1.70, 1.52, 1.90, 1.70, DEFAULT_RADIUS_ANGSTROM, 1.55])
+    assert atom_radii(np.array([], dtype="<U2")).shape == (0,)

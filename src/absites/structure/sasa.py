@@ -36,7 +36,9 @@ def _sphere_points(n: int) -> np.ndarray:
 
 def atom_radii(elements: np.ndarray) -> np.ndarray:
     """Van der Waals radius (Å) per element symbol. Shape ``(A,)``."""
-    return np.array([ELEMENT_RADIUS_ANGSTROM.get(e, DEFAULT_RADIUS_ANGSTROM) for e in elements])
+    symbols, which = np.unique(np.asarray(elements), return_inverse=True)  # a handful of symbols, many atoms
+    return np.array([ELEMENT_RADIUS_ANGSTROM.get(e, DEFAULT_RADIUS_ANGSTROM) for e in symbols.tolist()],
+                    dtype=np.float64)[which.reshape(-1)]
 
 
 def atom_sasa(
@@ -67,7 +69,9 @@ def atom_sasa(
     delta = coords[i] - coords[j]
     sq_gap = (delta**2).sum(axis=1)
     keep = np.flatnonzero(sq_gap < (expanded[i] + expanded[j]) ** 2)
-    order = keep[np.argsort(i[keep], kind="stable")]  # pairs grouped by i, for the OR-reduction below
+    # pairs grouped by i, for the OR-reduction below; as 16-bit keys the stable sort is a radix sort (4-7x faster)
+    group = i[keep].astype(np.uint16) if n_atoms <= 2**16 else i[keep]
+    order = keep[np.argsort(group, kind="stable")]
     i, j, delta, sq_gap = i[order], j[order], delta[order].astype(np.float32), sq_gap[order]
     # Point p = c_i + e_i u lies inside atom j's expanded sphere when
     # |c_i - c_j + e_i u|^2 < e_j^2, i.e. u . (c_i - c_j) < (e_j^2 - d_ij^2 - e_i^2) / (2 e_i):
