@@ -79,14 +79,18 @@ def _ses_field(coords: np.ndarray, radii: np.ndarray, grid_angstrom: float, prob
     step = stencil.astype(np.float32)
     step_sq = (step**2).sum(1)
     limit = ((expanded / grid_angstrom) ** 2).astype(np.float32)  # squared reach in voxels
+    # voxels as flat indices into the C-ordered grid: a stencil point is one offset from its atom's voxel
+    # (the margin keeps every painted voxel inside the grid), so each chunk paints with one index array
+    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
+    centre_flat = centre_vox.astype(np.int64) @ strides
+    stencil_flat = stencil.astype(np.int64) @ strides
+    flat_inside = inside.reshape(-1)
     for start in range(0, coords.shape[0], 512):
         sl = slice(start, start + 512)
         # |s - f|² = |s|² - 2 s·f + |f|² per (atom, stencil point): one matrix product, no (a, s, 3) array
         sq = step_sq[None, :] - 2.0 * (frac[sl] @ step.T) + (frac[sl] ** 2).sum(1, keepdims=True)
         hit = sq <= limit[sl, None]
-        a, k = np.nonzero(hit)
-        cells = centre_vox[sl][a] + stencil[k]
-        inside[cells[:, 0], cells[:, 1], cells[:, 2]] = True
+        flat_inside[(centre_flat[sl, None] + stencil_flat[None, :])[hit]] = True
     # (2) distance from each inside voxel to the accessible exterior
     if marching_step == 1:
         return ndimage.distance_transform_edt(inside, sampling=grid_angstrom).astype(np.float32), origin
