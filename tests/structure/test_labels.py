@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from absites.errors import NoContactError
 from absites.structure.complex import load_complex
-from absites.structure.labels import interface_labels, require_contact
+from absites.structure.labels import atom_partner_distance, interface_labels, require_contact
 from conftest import SAMPLE, full_index_rows, pdb_text, shift_chains, write_text
 
 INDEX = full_index_rows()
@@ -36,3 +37,15 @@ def test_no_contact_raises(tmp_path):
     assert not labels.any()
     with pytest.raises(NoContactError, match="no heavy atoms within 4.5"):
         require_contact(c, labels, 4.5)
+
+
+@pytest.mark.parametrize("cutoff", [4.5, 8.0])
+def test_bounded_partner_distance_is_exact_within_the_bound(cutoff):
+    """The k-d tree search bounded at the cutoff gives the same distance to every atom within it, and inf beyond."""
+    e = SAMPLE["1ahw_BA_C"]
+    c = load_complex(e.path, e.roles, e.complex_id)
+    full, bounded = atom_partner_distance(c), atom_partner_distance(c, cutoff)
+    near = full <= cutoff
+    assert near.sum() > 50  # an interface, both sides
+    np.testing.assert_array_equal(bounded[near], full[near])
+    assert (np.isinf(bounded[full > cutoff + 1e-6])).all()

@@ -264,7 +264,7 @@ def predict_complex(complex_: Complex, models: dict[str, TaskModel], out_dir: Pa
     surf_cfg = surface or (SurfaceConfig(**model_surface) if model_surface else DISPLAY_SURFACE)
     surfaces = None
     if need_surf:
-        distance = atom_partner_distance(complex_)
+        distance = atom_partner_distance(complex_, features.contact_cutoff_angstrom)
         surfaces = tuple(protein_surface(complex_, graph, protein, surf_cfg, features.contact_cutoff_angstrom,
                                          distance) for _, protein, _ in sides)
     surf_map = {graph.complex_id: surfaces} if surfaces else None

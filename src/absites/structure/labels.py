@@ -18,8 +18,14 @@ from absites.structure.complex import Complex
 DEFAULT_CUTOFF_ANGSTROM = 4.5
 
 
-def atom_partner_distance(complex_: Complex) -> np.ndarray:
-    """Distance (Å) from every atom to the nearest heavy atom of the other protein. Shape ``(A,)``."""
+def atom_partner_distance(complex_: Complex, within_angstrom: float | None = None) -> np.ndarray:
+    """Distance (Å) from every atom to the nearest heavy atom of the other protein. Shape ``(A,)``.
+
+    ``within_angstrom``: distances beyond it come back as ``inf``. Every caller only asks whether an atom is
+    within the contact cutoff, and a bounded k-d tree search stops early for the many atoms far from the
+    interface. The bound is widened by 1e-6 Å so that a distance exactly at it is still returned exactly.
+    """
+    bound = np.inf if within_angstrom is None else float(within_angstrom) + 1e-6
     coords = complex_.structure.atom_coords.astype(np.float64)
     on_ab = complex_.atom_is_antibody
     dist = np.empty(coords.shape[0], dtype=np.float64)
@@ -28,7 +34,7 @@ def atom_partner_distance(complex_: Complex) -> np.ndarray:
         if partner.shape[0] == 0 or not mine.any():
             dist[mine] = np.inf
             continue
-        dist[mine], _ = cKDTree(partner).query(coords[mine], k=1)
+        dist[mine], _ = cKDTree(partner).query(coords[mine], k=1, distance_upper_bound=bound)
     return dist
 
 
@@ -38,7 +44,7 @@ def interface_labels(complex_: Complex, cutoff_angstrom: float = DEFAULT_CUTOFF_
     Returns:
         Bool array of shape ``(R,)``.
     """
-    atom_contact = atom_partner_distance(complex_) <= cutoff_angstrom
+    atom_contact = atom_partner_distance(complex_, cutoff_angstrom) <= cutoff_angstrom
     per_residue = np.bincount(
         complex_.structure.atom_residue, weights=atom_contact, minlength=complex_.structure.n_residues
     )

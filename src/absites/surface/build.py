@@ -124,7 +124,7 @@ def protein_surface(complex_: Complex, graph: ResidueGraph, protein: str, cfg: S
     descriptors = [hks(ops.evals, ops.evecs, cfg.hks_scales), wks(ops.evals, ops.evecs, cfg.wks_energies)]
     geom = np.concatenate([mesh.normals, mean_c[:, None], gauss_c[:, None], *descriptors], axis=1)
     if atom_distance is None:
-        atom_distance = atom_partner_distance(complex_)
+        atom_distance = atom_partner_distance(complex_, cutoff_angstrom)
     vertex_atom = atom_idx[mesh.vertex_atom]
     y = vertex_labels(vertex_atom, atom_distance, graph.y.astype(bool), s.atom_residue, cutoff_angstrom)
     binding = np.flatnonzero(res_mask & graph.y.astype(bool))
@@ -155,6 +155,6 @@ def protein_surface(complex_: Complex, graph: ResidueGraph, protein: str, cfg: S
 def complex_surfaces(complex_: Complex, graph: ResidueGraph, cfg: SurfaceConfig,
                      cutoff_angstrom: float) -> tuple[ProteinSurface, ProteinSurface]:
     """Antibody and antigen surfaces, each from its own atoms in the bound conformation."""
-    distance = atom_partner_distance(complex_)
+    distance = atom_partner_distance(complex_, cutoff_angstrom)
     return tuple(protein_surface(complex_, graph, p, cfg, cutoff_angstrom, distance)  # type: ignore[return-value]
                  for p in ("antibody", "antigen"))
