@@ -86,6 +86,34 @@ def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
             torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
 
 
+@pytest.mark.parametrize("make", [EPMP, EGNN])
+def test_a_complex_without_cross_edges_leaves_padded_rows_harmless(batch, make):
+    """A complex with no cross edges (its rows all padding, every key masked) changes nothing: the dense path
+    still equals the edge path, and no NaN reaches the logits or the gradients."""
+    keep = batch.batch[batch.cross_edge_index[0]] != 1
+    cross = batch.cross_edge_index[:, keep]
+    pairs = cross_pairs(cross, batch.is_antibody, batch.batch)
+    assert pairs is not None and not pairs.ab_mask[1].any() and not pairs.ag_mask[1].any()
+    torch.manual_seed(0)
+    model = make(batch.x.shape[1]).eval()
+    kw = select_inputs(model, dict(x=batch.x, pos=batch.pos_ca, edge_index=batch.edge_index,
+                                   edge_attr=batch.edge_attr, cross_edge_index=cross,
+                                   is_antibody=batch.is_antibody, batch=batch.batch))
+    dense = model(**kw)
+    grads = torch.autograd.grad(dense.sum(), [p for p in model.parameters() if p.requires_grad], allow_unused=True)
+    assert torch.isfinite(dense).all()
+    assert all(torch.isfinite(g).all() for g in grads if g is not None)
+    import absites.models.gnn as gnn
+
+    original = gnn.cross_pairs
+    gnn.cross_pairs = lambda *a, **k: None
+    try:
+        edges = model(**kw)
+    finally:
+        gnn.cross_pairs = original
+    torch.testing.assert_close(dense, edges, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("message_act,coord_hidden", [(True, None), (False, None), (False, 4)])
 def test_egnn_layer_split_first_layer_equals_concatenated_input(batch, message_act, coord_hidden):
     """EGNNLayer applies phi_e's first layer per node block (and, without the message SiLU, its last layer per

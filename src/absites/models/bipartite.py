@@ -85,9 +85,12 @@ def _rows(x: Tensor, index: Tensor) -> Tensor:
 
 
 def _masked_softmax(logits: Tensor, key_mask: Tensor, dim: int) -> Tensor:
-    """Softmax over ``dim`` with masked keys excluded (rows with no valid key give zeros)."""
-    logits = logits.masked_fill(~key_mask, float("-inf"))
-    return torch.softmax(logits, dim=dim).nan_to_num(0.0)
+    """Softmax over ``dim`` with masked keys excluded; fills ``logits`` in place (pass a fresh tensor).
+
+    Masked keys get the lowest finite value: their weight is exactly 0 beside any valid key, and a row with
+    no valid key (a padded query, never read) comes out uniform instead of NaN, so no clean-up pass follows.
+    """
+    return torch.softmax(logits.masked_fill_(~key_mask, torch.finfo(logits.dtype).min), dim=dim)
 
 
 def _scatter_rows(out: Tensor, index: Tensor, mask: Tensor, values: Tensor) -> Tensor:
@@ -193,8 +196,9 @@ def dense_dot_attention(q: Tensor, k: Tensor, v: Tensor, scale: float, pairs: Cr
     Returns ``(N, C)`` messages; residues with no cross edge get zeros.
     """
     out = torch.zeros_like(v)
+    q = q * scale  # once per residue, not once per (query, key) score
     for q_idx, q_mask, k_idx, k_mask in pairs.directions():
-        logits = torch.einsum("bqc,bkc->bqk", _rows(q, q_idx), _rows(k, k_idx)) * scale
+        logits = torch.bmm(_rows(q, q_idx), _rows(k, k_idx).transpose(1, 2))
         alpha = _masked_softmax(logits, k_mask.unsqueeze(1), dim=2)
         out = _scatter_rows(out, q_idx, q_mask, torch.bmm(alpha, _rows(v, k_idx)))
     return out
