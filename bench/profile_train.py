@@ -65,13 +65,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from absites.train import loop
 
-    if args.device == "cpu":
-        loop.keep_freed_memory()  # as every CPU training does: else page faults on fresh blocks read as op time
-
     data, features = load_data_config("default"), load_feature_config("default")
     surface = load_surface_config(args.surface_config)
     device = pick_device(args.device)
     cuda = device.type == "cuda"
+    if device.type == "cpu":  # as every CPU training does (also --device auto): else page faults read as op time
+        loop.keep_freed_memory()
     cfg = load_training_config("gpu" if cuda else "default")
     if args.batch_size:
         cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
