@@ -9,6 +9,7 @@ from torch_geometric.nn import GATConv, GATv2Conv
 from absites.registry import select_inputs
 from absites.data.dataset import batch_graphs, graph_tensors
 from absites.models.bipartite import cross_pairs, dense_gat, dense_gatv2
+from absites.models import gnn
 from absites.models.gnn import EGNN, EPMP, CrossAttention, GATv2Net
 
 IDS = ["1ahw_BA_C", "1egj_HL_A", "1kb5_HL_AB"]
@@ -62,7 +63,7 @@ def test_dense_dot_attention_equals_edges(batch):
 
 
 @pytest.mark.parametrize("make", [EPMP, EGNN, GATv2Net, lambda d: GATv2Net(d, share_cross=True)])
-def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
+def test_models_same_logits_and_gradients_dense_or_edges(batch, make, monkeypatch):
     """The whole model gives the same logits and gradients whichever path the cross layers take."""
     torch.manual_seed(0)
     model = make(batch.x.shape[1]).eval()
@@ -71,15 +72,9 @@ def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
     kw = select_inputs(model, kw)
     dense = model(**kw)
     grads_dense = torch.autograd.grad(dense.sum(), list(model.parameters()), allow_unused=True)
-    import absites.models.gnn as gnn
-
-    original = gnn.cross_pairs
-    gnn.cross_pairs = lambda *a, **k: None  # force the edge-wise path
-    try:
-        edges = model(**kw)
-        grads_edges = torch.autograd.grad(edges.sum(), list(model.parameters()), allow_unused=True)
-    finally:
-        gnn.cross_pairs = original
+    monkeypatch.setattr(gnn, "cross_pairs", lambda *a, **k: None)  # force the edge-wise path
+    edges = model(**kw)
+    grads_edges = torch.autograd.grad(edges.sum(), list(model.parameters()), allow_unused=True)
     torch.testing.assert_close(dense, edges, atol=1e-4, rtol=1e-4)
     for a, b in zip(grads_dense, grads_edges):
         if a is not None or b is not None:
@@ -87,7 +82,7 @@ def test_models_same_logits_and_gradients_dense_or_edges(batch, make):
 
 
 @pytest.mark.parametrize("make", [EPMP, EGNN])
-def test_a_complex_without_cross_edges_leaves_padded_rows_harmless(batch, make):
+def test_a_complex_without_cross_edges_leaves_padded_rows_harmless(batch, make, monkeypatch):
     """A complex with no cross edges (its rows all padding, every key masked) changes nothing: the dense path
     still equals the edge path, and no NaN reaches the logits or the gradients."""
     keep = batch.batch[batch.cross_edge_index[0]] != 1
@@ -103,14 +98,8 @@ def test_a_complex_without_cross_edges_leaves_padded_rows_harmless(batch, make):
     grads = torch.autograd.grad(dense.sum(), [p for p in model.parameters() if p.requires_grad], allow_unused=True)
     assert torch.isfinite(dense).all()
     assert all(torch.isfinite(g).all() for g in grads if g is not None)
-    import absites.models.gnn as gnn
-
-    original = gnn.cross_pairs
-    gnn.cross_pairs = lambda *a, **k: None
-    try:
-        edges = model(**kw)
-    finally:
-        gnn.cross_pairs = original
+    monkeypatch.setattr(gnn, "cross_pairs", lambda *a, **k: None)  # force the edge-wise path
+    edges = model(**kw)
     torch.testing.assert_close(dense, edges, atol=1e-4, rtol=1e-4)
 
 
